@@ -1,0 +1,112 @@
+/*
+ * gc.h — the collector and heap as the object model sees them.
+ *
+ * This is the only header vm/ includes from below. It knows nothing about the
+ * language: an object is a block returned by mallocgc whose first byte is its
+ * kind, and each kind registers how to trace and finalize itself.
+ *
+ * Collection is stop-the-world and happens only inside mallocgc (or an
+ * explicit GC call). Anything the VM holds in C locals across a call that may
+ * allocate must be reachable from a registered root.
+ */
+#ifndef GALE_GC_H
+#define GALE_GC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem/mstats.h" /* MemStats */
+
+typedef struct runtime runtime;
+
+/* Runtime configuration; gcConfigInit fills the defaults. */
+typedef struct gcConfig {
+	int64_t gcPercent;   /* GOGC: default 100; -1 turns the percent goal off */
+	int64_t memoryLimit; /* soft limit in bytes; default INT64_MAX (none) */
+	int64_t maxHeap;     /* hard cap on heap bytes in use; 0 = none */
+	const char *debug;   /* GALEDEBUG-style "gctrace=1,gcstress=1,..."; may be NULL */
+} gcConfig;
+
+void gcConfigInit(gcConfig *cfg);
+
+/* NULL when the OS refuses the initial mappings. */
+runtime *runtimeCreate(const gcConfig *cfg);
+/* Runs every pending finalizer, then returns all memory to the OS. */
+void runtimeDestroy(runtime *rt);
+
+/* ---- object kinds ---- */
+#define GC_MAX_KINDS 64
+
+typedef void (*gcTraceFn)(runtime *rt, void *obj);    /* calls gcMark on each reference */
+typedef void (*gcFinalizeFn)(runtime *rt, void *obj); /* releases outside resources */
+
+typedef struct gcKind {
+	const char *name;
+	gcTraceFn trace;       /* NULL: the object holds no references (noscan) */
+	gcFinalizeFn finalize; /* run once, for objects given gcSetFinalizer */
+} gcKind;
+
+void gcRegisterKind(runtime *rt, uint8_t kind, const gcKind *k);
+
+/*
+ * Allocate size bytes whose first byte is set to kind. Zeroed when needzero
+ * (the rest of the block's contents are otherwise unspecified). May run a
+ * collection first. Returns NULL when the allocation would exceed maxHeap even
+ * after a full collection, when the OS refuses memory, or when fault injection
+ * (GALEDEBUG=failalloc=N) says so; the runtime stays usable.
+ */
+void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero);
+
+/* Usable size of a heap object (its size class), for growable buffers. */
+size_t gcObjectSize(runtime *rt, void *obj);
+
+/* Mark obj reachable. Ignores NULL and pointers outside the heap. Safe to call
+ * only from trace and root callbacks. Never recurses. */
+void gcMark(runtime *rt, void *obj);
+/* During the sweep hook: was obj marked this cycle? */
+bool gcIsMarked(runtime *rt, void *obj);
+
+typedef void (*gcRootFn)(runtime *rt, void *ctx);
+/* Roots are scanned at every collection, in registration order. */
+bool gcAddRoots(runtime *rt, gcRootFn fn, void *ctx);
+void gcRemoveRoots(runtime *rt, gcRootFn fn, void *ctx);
+/* Called after marking and before sweeping: where weak tables (the string
+ * intern table) drop entries that gcIsMarked says are dead. */
+void gcSetWeakHook(runtime *rt, gcRootFn fn, void *ctx);
+
+/* The kind's finalize function will run once when obj becomes unreachable
+ * (Go's finalizer special). Returns false on out of memory. */
+bool gcSetFinalizer(runtime *rt, void *obj);
+
+/* runtime.GC(): a full, forced collection. */
+void GC(runtime *rt);
+/* debug.FreeOSMemory(): a full collection, then every free page to the OS. */
+void freeOSMemory(runtime *rt);
+/* Both return the previous value and re-commit the pacer. A negative percent
+ * means off (-1); a negative limit only reads it. */
+int64_t setGCPercent(runtime *rt, int64_t percent);
+int64_t setMemoryLimit(runtime *rt, int64_t limit);
+
+void readMemStats(runtime *rt, MemStats *m);
+
+/* runtime/metrics: fills up to max samples; returns how many exist. */
+typedef struct gcMetric {
+	const char *name;
+	uint64_t value;
+} gcMetric;
+int readMetrics(runtime *rt, gcMetric *out, int max);
+
+/* Manually managed memory on heap pages (Go's stacks: StackInuse). The VM's
+ * value stack and frames live here. NULL on out of memory. */
+void *stackalloc(runtime *rt, size_t bytes);
+void stackfree(runtime *rt, void *p, size_t bytes);
+
+/* Debug switches parsed from gcConfig.debug, readable by the VM. */
+typedef struct gcDebug {
+	int gctrace, scavtrace, gcpacertrace, gcstress, dlog;
+	int64_t failalloc; /* 0 = off; N = the N-th allocation fails */
+} gcDebug;
+const gcDebug *gcDebugFlags(runtime *rt);
+
+#endif
