@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "mem/mstats.h" /* MemStats */
+#include "mem/runtime.h" /* debugVars */
 
 typedef struct runtime runtime;
 
@@ -30,7 +31,9 @@ typedef struct gcConfig {
 
 void gcConfigInit(gcConfig *cfg);
 
-/* NULL when the OS refuses the initial mappings. */
+/* A runtime with its own heap and collector. cfg NULL means the defaults; a
+ * negative memoryLimit means none; debug NULL reads GALEDEBUG. NULL when the
+ * OS refuses the initial mappings. */
 runtime *runtimeCreate(const gcConfig *cfg);
 /* Runs every pending finalizer, then returns all memory to the OS. */
 void runtimeDestroy(runtime *rt);
@@ -47,6 +50,10 @@ typedef struct gcKind {
 	gcFinalizeFn finalize; /* run once, for objects given gcSetFinalizer */
 } gcKind;
 
+/* Register kind (< GC_MAX_KINDS; others are ignored) before allocating
+ * objects of it: a kind without trace gets noscan spans at allocation. The
+ * name is not copied. Objects of unregistered kinds are kept alive when
+ * reached but not traced. */
 void gcRegisterKind(runtime *rt, uint8_t kind, const gcKind *k);
 
 /*
@@ -61,10 +68,15 @@ void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero);
 /* Usable size of a heap object (its size class), for growable buffers. */
 size_t gcObjectSize(runtime *rt, void *obj);
 
-/* Mark obj reachable. Ignores NULL and pointers outside the heap. Safe to call
- * only from trace and root callbacks. Never recurses. */
+/* Mark obj reachable. obj must be an object's base pointer (as mallocgc
+ * returned it). Ignores NULL, pointers outside the heap and pointers to free
+ * slots. Safe to call only from trace and root callbacks; outside a
+ * collection it does nothing. Never recurses: it only pushes obj onto the
+ * gray stack, so any graph depth is fine. Trace and root callbacks must not
+ * allocate. */
 void gcMark(runtime *rt, void *obj);
-/* During the sweep hook: was obj marked this cycle? */
+/* During the weak hook: was obj marked this cycle? Non-heap pointers and
+ * calls outside a collection answer true (keep). */
 bool gcIsMarked(runtime *rt, void *obj);
 
 typedef void (*gcRootFn)(runtime *rt, void *ctx);
@@ -72,11 +84,17 @@ typedef void (*gcRootFn)(runtime *rt, void *ctx);
 bool gcAddRoots(runtime *rt, gcRootFn fn, void *ctx);
 void gcRemoveRoots(runtime *rt, gcRootFn fn, void *ctx);
 /* Called after marking and before sweeping: where weak tables (the string
- * intern table) drop entries that gcIsMarked says are dead. */
+ * intern table) drop entries that gcIsMarked says are dead. One hook per
+ * runtime (a second call replaces it); it must not allocate. */
 void gcSetWeakHook(runtime *rt, gcRootFn fn, void *ctx);
 
 /* The kind's finalize function will run once when obj becomes unreachable
- * (Go's finalizer special). Returns false on out of memory. */
+ * (Go's finalizer special): after the collection that found it dead, with
+ * everything obj references still intact; obj itself is freed by the next
+ * collection. Objects still alive at runtimeDestroy are finalized there.
+ * Setting it twice is harmless. Returns false on out of memory or when obj
+ * is not the base of a heap object. Finalizers may allocate (no collection
+ * starts while they run). */
 bool gcSetFinalizer(runtime *rt, void *obj);
 
 /* runtime.GC(): a full, forced collection. */
@@ -102,11 +120,9 @@ int readMetrics(runtime *rt, gcMetric *out, int max);
 void *stackalloc(runtime *rt, size_t bytes);
 void stackfree(runtime *rt, void *p, size_t bytes);
 
-/* Debug switches parsed from gcConfig.debug, readable by the VM. */
-typedef struct gcDebug {
-	int gctrace, scavtrace, gcpacertrace, gcstress, dlog;
-	int64_t failalloc; /* 0 = off; N = the N-th allocation fails */
-} gcDebug;
-const gcDebug *gcDebugFlags(runtime *rt);
+/* Debug switches parsed from gcConfig.debug, readable by the VM
+ * (debugVars, mem/runtime.h: gctrace, scavtrace, gcpacertrace, gcstress,
+ * dlog, failalloc). */
+const debugVars *gcDebugFlags(runtime *rt);
 
 #endif
