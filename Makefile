@@ -18,8 +18,9 @@ VERSION  := 0.1.0
 SOVER    := 0
 
 WARN     := -Wall -Wextra
-BASEFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -fvisibility=hidden -MMD -MP
-CPPFLAGS += -I. -Iinclude -I$(B)/gen -D_GNU_SOURCE -DGALE_VERSION='"$(VERSION)"'
+LINKFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -fvisibility=hidden
+BASEFLAGS = $(LINKFLAGS) -MMD -MP
+override CPPFLAGS += -I. -Iinclude -I$(B)/gen -D_GNU_SOURCE -DGALE_VERSION='"$(VERSION)"'
 LDLIBS   := -lffi -ldl -lm
 CLILIBS  := -lreadline
 
@@ -71,7 +72,7 @@ $(B)/gale: $(CLI_OBJ) $(B)/libgale.a
 
 $(B)/unit/test_%: $(wildcard tests/unit/$*/*.c) $(B)/libgale.a | $(GEN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) -Itests/unit $(BASEFLAGS) -o $@ $(wildcard tests/unit/$*/*.c) \
+	$(CC) $(CPPFLAGS) -Itests/unit $(LINKFLAGS) -o $@ $(wildcard tests/unit/$*/*.c) \
 	    $(B)/libgale.a -lcriterion $(LDLIBS)
 
 $(B)/libgaletest.so: tests/ffi/libgaletest.c
@@ -117,8 +118,13 @@ check-switch: deps
 	$(MAKE) B=build-switch CPPFLAGS="-DGALE_SWITCH_DISPATCH" all
 	$(MAKE) B=build-switch CPPFLAGS="-DGALE_SWITCH_DISPATCH" test-run
 
-bench: all
-	@sh bench/run.sh $(B)
+bench: all $(if $(wildcard bench/allocbench.c),$(B)/allocbench)
+	@sh tools/ensure-bench-deps.sh
+	$(PYTHON) bench/run.py --build $(B) $(BENCHFLAGS)
+
+# mallocgc beside glibc malloc (bench/allocbench.c).
+$(B)/allocbench: bench/allocbench.c $(B)/libgale.a
+	$(CC) $(CPPFLAGS) $(LINKFLAGS) -o $@ $< $(B)/libgale.a $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
@@ -141,4 +147,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-switch
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)

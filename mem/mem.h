@@ -21,9 +21,15 @@
  *
  * Each accounted function takes a non-NULL runtime (whose mappedReady it
  * moves) and, where Go does, a non-NULL sysMemStat. The ...OS twins in
- * mem_linux.c only make system calls. Outside mem_linux.c they are called in
- * exactly three places: the arena index L2 map, reservation trimming, and the
- * debug log.
+ * mem_linux.c only make system calls. Outside mem_linux.c (and the wrappers
+ * in mem.c) they are called only for the three documented exceptions:
+ *   1. the arena index L2 map (sysAllocOS in mheap.c): tens of MiB of
+ *      address space that is paged in only where arenas exist;
+ *   2. discarding Reserved or dead mappings (sysFreeOS): reservation
+ *      trimming, failed arena hints, and tearing a runtime down, whose
+ *      statistics die with it;
+ *   3. the debug log (debuglog.c), so debugging never shifts pacing.
+ * tests/check_os_calls.sh enforces the list.
  */
 #ifndef GALE_MEM_H
 #define GALE_MEM_H
@@ -50,7 +56,8 @@ void memInit(void);                /* idempotent; reads page sizes */
 void *sysAlloc(runtime *rt, uintptr_t n, sysMemStat *stat);
 void sysFree(runtime *rt, void *v, uintptr_t n, sysMemStat *stat);
 void *sysReserve(void *v, uintptr_t n);
-void sysMap(runtime *rt, void *v, uintptr_t n, sysMemStat *stat);
+/* false (nothing charged, range still Reserved) when the kernel refuses */
+bool sysMap(runtime *rt, void *v, uintptr_t n, sysMemStat *stat);
 void sysUsed(runtime *rt, void *v, uintptr_t n, uintptr_t prepared);
 void sysUnused(runtime *rt, void *v, uintptr_t n);
 void sysFault(runtime *rt, void *v, uintptr_t n);
