@@ -285,7 +285,7 @@ static inline uintptr_t nextFreeFast(mspan *s)
 		/* At a 64-slot boundary the cache needs a refill: slow path. */
 		if (freeidx % 64 == 0 && freeidx != s->nelems)
 			return 0;
-		s->allocCache >>= theBit + 1;
+		s->allocCache = theBit == 63 ? 0 : s->allocCache >> (theBit + 1);
 		s->freeindex = freeidx;
 		s->allocCount++;
 		return s->startAddr + result * s->elemsize;

@@ -164,8 +164,9 @@ uintptr_t mspan_nextFreeIndex(mspan *s)
 		s->freeindex = snelems;
 		return snelems;
 	}
-	/* Consume the slot: bit 0 of the cache is again freeindex. */
-	s->allocCache >>= (unsigned)(bitIndex + 1);
+	/* Consume the slot: bit 0 of the cache is again freeindex. Go defines a
+	 * shift by 64 as 0; C does not, so the last bit of the window is special. */
+	s->allocCache = bitIndex == 63 ? 0 : s->allocCache >> (unsigned)(bitIndex + 1);
 	sfreeindex = result + 1;
 	/* The shift emptied the window exactly at its end: load the next. */
 	if (sfreeindex % 64 == 0 && sfreeindex != snelems)
