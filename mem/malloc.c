@@ -227,7 +227,9 @@ runtime *mallocinit(const char *debug)
 	gc->trigger = gc->heapMinimum / 64 * 61;
 	gc->triggered = ~(uint64_t)0;
 	rt->memstats.enablegc = 1;
-	parsedebugvars(rt, debug != NULL ? debug : getenv("GALEDEBUG"));
+	/* The library never reads the environment: the program or host passes
+	 * its GALEDEBUG string (NULL means no switches). */
+	parsedebugvars(rt, debug);
 
 	mheap_init(rt);
 	rt->scavenge.gcPercentGoal = ~(uint64_t)0;
