@@ -138,7 +138,58 @@ GALE_API bool gale_parse_size(const char *text, int64_t *out);
  * built-ins (print, len, memstats, ...). */
 GALE_API void gale_open_libs(GaleVM *vm);
 
-/* ---- values and C functions: see the declarations below ---- */
+/* ---- values and C functions ---- */
+
+/* The type of an argument, as type() names it. */
+typedef enum GaleType {
+	GALE_TNIL,
+	GALE_TBOOL,
+	GALE_TINT,
+	GALE_TFLOAT,
+	GALE_TSTRING,
+	GALE_TLIST,
+	GALE_TMAP,
+	GALE_TFUNCTION,
+	GALE_TOTHER, /* range, class, instance, module, error, foreign */
+} GaleType;
+
+/* A C function callable from scripts. Arguments 0..argc-1 are read with
+ * gale_arg_*; the result is set with one gale_return_* call (nil if none);
+ * gale_raise reports an error. Only valid while the function runs. */
+typedef void (*GaleCFunction)(GaleVM *vm, int argc);
+
+/* Define a global function. arity is the exact argument count the VM checks
+ * before calling, or -1 for any count. doc is a one-line "usage: meaning"
+ * shown by :help (may be NULL). name and doc are copied. Returns false when
+ * memory runs out. */
+GALE_API bool gale_register(GaleVM *vm, const char *name, GaleCFunction fn, int arity,
+                            const char *doc);
+
+GALE_API GaleType gale_arg_type(GaleVM *vm, int i);
+/* Truthiness: false only for nil and false. */
+GALE_API bool gale_arg_bool(GaleVM *vm, int i);
+/* These raise "<function>: expected ..., got <type>" on a type mismatch and
+ * then do not return. gale_arg_float accepts ints too. The string stays
+ * valid while the function runs; len (may be NULL) receives its length. */
+GALE_API int64_t gale_arg_int(GaleVM *vm, int i);
+GALE_API double gale_arg_float(GaleVM *vm, int i);
+GALE_API const char *gale_arg_string(GaleVM *vm, int i, size_t *len);
+
+GALE_API void gale_return_nil(GaleVM *vm);
+GALE_API void gale_return_bool(GaleVM *vm, bool b);
+GALE_API void gale_return_int(GaleVM *vm, int64_t n);
+GALE_API void gale_return_float(GaleVM *vm, double d);
+/* The bytes are copied. */
+GALE_API void gale_return_string(GaleVM *vm, const char *s, size_t len);
+
+/* Raise a catchable error with a printf-style message. Does not return: it
+ * unwinds to the script's try/catch (like lua_error), so release C resources
+ * before calling it. */
+GALE_API
+#if defined(__GNUC__)
+__attribute__((noreturn, format(printf, 2, 3)))
+#endif
+void gale_raise(GaleVM *vm, const char *fmt, ...);
 
 #ifdef __cplusplus
 }

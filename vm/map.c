@@ -1,0 +1,189 @@
+/*
+ * map.c — ordered hash maps. Entries sit in an array in insertion order; a
+ * separate open-addressing index (twice the entry capacity, so the load stays
+ * under one half) maps hashes to entry numbers. Deleting leaves a hole
+ * (UNDEF key) so the rest keep their order; holes go away when the entry
+ * array is rebuilt. Numbers hash by value so 1 and 1.0 are one key.
+ *
+ * Ints hash to (nearly) themselves, so runs of keys fill neighbouring index
+ * slots and lookups in key order stay in cache; the probe sequence mixes in
+ * the high hash bits (Python's dict "perturb" scheme), so keys that share
+ * their low bits (multiples of a power of two) still spread out.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "vm/vm.h"
+
+#define IDX_EMPTY (-1)
+#define IDX_DELETED (-2)
+
+static inline uint32_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+uint32_t value_hash(Value v)
+{
+	switch (v.type) {
+	case VAL_NIL: return 0x9e3779b9u;
+	case VAL_BOOL: return v.as.b ? 0x7f4a7c15u : 0x5bd1e995u;
+	case VAL_INT: return (uint32_t)((uint64_t)v.as.i ^ ((uint64_t)v.as.i >> 32));
+	case VAL_FLOAT: {
+		double d = v.as.f;
+		/* an integral float hashes like the int it equals */
+		if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == floor(d))
+			return value_hash(INT_VAL((int64_t)d));
+		uint64_t bits;
+		memcpy(&bits, &d, sizeof bits);
+		return mix64(bits);
+	}
+	case VAL_OBJ:
+		if (v.as.obj->kind == OBJ_STRING)
+			return ((ObjString *)v.as.obj)->hash;
+		return mix64((uint64_t)(uintptr_t)v.as.obj);
+	default: return 0;
+	}
+}
+
+/* Map keys compare like ==, except that int keys and float keys are equal
+ * only when they denote the same number. */
+static inline bool key_equal(Value a, Value b)
+{
+	if (a.type == b.type && a.type == VAL_OBJ)
+		return a.as.obj == b.as.obj;
+	return value_equal(a, b);
+}
+
+ObjMap *map_new(GaleVM *vm)
+{
+	return obj_alloc(vm, sizeof(ObjMap), OBJ_MAP);
+}
+
+static int32_t *map_index(ObjMap *m) { return (int32_t *)m->index->data; }
+
+/* Index slot holding key, or -1. */
+static int64_t find_slot(ObjMap *m, Value key, uint32_t h)
+{
+	if (m->index == NULL)
+		return -1;
+	int32_t *idx = map_index(m);
+	MapEntry *e = MAP_ENTRIES(m);
+	uint32_t perturb = h;
+	for (uint32_t i = h & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
+		int32_t k = idx[i];
+		if (k == IDX_EMPTY)
+			return -1;
+		if (k >= 0 && key_equal(e[k].key, key))
+			return i;
+	}
+}
+
+bool map_get(ObjMap *m, Value key, Value *out)
+{
+	int64_t s = find_slot(m, key, value_hash(key));
+	if (s < 0)
+		return false;
+	*out = MAP_ENTRIES(m)[map_index(m)[s]].value;
+	return true;
+}
+
+/* Rebuild entries (compacted) and index with room for cap entries. */
+static void map_rebuild(GaleVM *vm, ObjMap *m, uint32_t cap)
+{
+	if (cap > (1u << 28))
+		vm_oom(vm);
+	vm_push_root(vm, OBJ_VAL(m));
+	ObjBuf *entries = buf_new(vm, sizeof(MapEntry) * cap);
+	vm_push_root(vm, OBJ_VAL(entries));
+	ObjBuf *index = buf_new(vm, sizeof(int32_t) * cap * 2);
+	vm->temp_count -= 2;
+	memset(index->data, 0xff, sizeof(int32_t) * cap * 2); /* all IDX_EMPTY */
+	MapEntry *src = m->entries ? MAP_ENTRIES(m) : NULL;
+	MapEntry *dst = (MapEntry *)entries->data;
+	int32_t *idx = (int32_t *)index->data;
+	uint32_t mask = cap * 2 - 1, n = 0;
+	for (uint32_t i = 0; i < m->used; i++) {
+		if (IS_UNDEF(src[i].key))
+			continue;
+		dst[n] = src[i];
+		uint32_t perturb = value_hash(src[i].key);
+		uint32_t j = perturb & mask;
+		while (idx[j] != IDX_EMPTY)
+			j = map_probe_next(j, &perturb, mask);
+		idx[j] = (int32_t)n++;
+	}
+	m->entries = entries;
+	m->index = index;
+	m->cap = cap;
+	m->mask = mask;
+	m->used = n;
+	m->count = n;
+}
+
+bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
+{
+	uint32_t h = value_hash(key);
+	int64_t s = find_slot(m, key, h);
+	if (s >= 0) {
+		MAP_ENTRIES(m)[map_index(m)[s]].value = val;
+		return false;
+	}
+	if (m->used == m->cap) {
+		uint32_t cap = m->cap ? m->cap : 8;
+		while (m->count + 1 > cap / 2 * 1 + cap / 4) /* grow when over 3/4 live */
+			cap *= 2;
+		vm_push_root(vm, key);
+		vm_push_root(vm, val);
+		map_rebuild(vm, m, cap);
+		vm->temp_count -= 2;
+	}
+	int32_t *idx = map_index(m);
+	uint32_t perturb = h;
+	uint32_t i = h & m->mask;
+	while (idx[i] >= 0)
+		i = map_probe_next(i, &perturb, m->mask);
+	idx[i] = (int32_t)m->used;
+	MapEntry *e = &MAP_ENTRIES(m)[m->used++];
+	e->key = key;
+	e->value = val;
+	m->count++;
+	return true;
+}
+
+bool map_delete(ObjMap *m, Value key, Value *old)
+{
+	int64_t s = find_slot(m, key, value_hash(key));
+	if (s < 0)
+		return false;
+	int32_t *idx = map_index(m);
+	MapEntry *e = &MAP_ENTRIES(m)[idx[s]];
+	if (old != NULL)
+		*old = e->value;
+	e->key = UNDEF_VAL;
+	e->value = NIL_VAL;
+	idx[s] = IDX_DELETED;
+	m->count--;
+	return true;
+}
+
+bool map_next(ObjMap *m, uint32_t *pos, Value *key, Value *val)
+{
+	MapEntry *e = m->entries ? MAP_ENTRIES(m) : NULL;
+	while (*pos < m->used) {
+		uint32_t i = (*pos)++;
+		if (!IS_UNDEF(e[i].key)) {
+			if (key)
+				*key = e[i].key;
+			if (val)
+				*val = e[i].value;
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,396 @@
+/*
+ * object.c — allocating objects and telling the collector how to trace and
+ * finalize each kind.
+ */
+#include <string.h>
+
+#include "vm/native.h"
+#include "vm/vm.h"
+
+void *obj_alloc(GaleVM *vm, size_t size, ObjKind kind)
+{
+	Obj *o = mallocgc(vm->rt, size, (uint8_t)kind, true);
+	if (o == NULL)
+		vm_oom(vm);
+	memset(o, 0, size);
+	o->kind = (uint8_t)kind;
+	return o;
+}
+
+ObjBuf *buf_new(GaleVM *vm, size_t bytes)
+{
+	return obj_alloc(vm, sizeof(ObjBuf) + bytes, OBJ_BUF);
+}
+
+ObjBuf *buf_grow(GaleVM *vm, ObjBuf *old, size_t old_bytes, size_t new_bytes)
+{
+	/* old stays reachable through its owner while the new block is allocated */
+	ObjBuf *b = buf_new(vm, new_bytes);
+	if (old != NULL && old_bytes > 0 && old != &vm_empty_buf)
+		memcpy(b->data, old->data, old_bytes);
+	return b;
+}
+
+static inline void mark_value(runtime *rt, Value v)
+{
+	if (v.type == VAL_OBJ)
+		gcMark(rt, v.as.obj);
+}
+
+void vm_mark_value(GaleVM *vm, Value v) { mark_value(vm->rt, v); }
+void vm_mark_obj(GaleVM *vm, void *o) { gcMark(vm->rt, o); }
+
+static void mark_values(runtime *rt, const Value *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mark_value(rt, v[i]);
+}
+
+static void trace_list(runtime *rt, void *obj)
+{
+	ObjList *l = obj;
+	gcMark(rt, l->items); /* ignores vm_empty_buf, which is outside the heap */
+	mark_values(rt, LIST_ITEMS(l), l->count);
+}
+
+static void trace_map(runtime *rt, void *obj)
+{
+	ObjMap *m = obj;
+	gcMark(rt, m->index);
+	if (m->entries == NULL)
+		return;
+	gcMark(rt, m->entries);
+	MapEntry *e = MAP_ENTRIES(m);
+	for (uint32_t i = 0; i < m->used; i++) {
+		mark_value(rt, e[i].key);
+		mark_value(rt, e[i].value);
+	}
+}
+
+static void trace_function(runtime *rt, void *obj)
+{
+	ObjFunction *f = obj;
+	gcMark(rt, f->code);
+	gcMark(rt, f->lines);
+	gcMark(rt, f->name);
+	gcMark(rt, f->module);
+	if (f->consts != NULL) {
+		gcMark(rt, f->consts);
+		mark_values(rt, FN_CONSTS(f), f->const_len);
+	}
+}
+
+static void trace_closure(runtime *rt, void *obj)
+{
+	ObjClosure *c = obj;
+	gcMark(rt, c->fn);
+	for (int32_t i = 0; i < c->count; i++)
+		gcMark(rt, c->upvalues[i]);
+}
+
+static void trace_upvalue(runtime *rt, void *obj)
+{
+	ObjUpvalue *u = obj;
+	/* an open upvalue's value lives on the stack, which is a root */
+	mark_value(rt, u->closed);
+}
+
+static void trace_native(runtime *rt, void *obj)
+{
+	gcMark(rt, ((ObjNative *)obj)->name);
+	gcMark(rt, ((ObjNative *)obj)->doc_str);
+}
+
+static void trace_class(runtime *rt, void *obj)
+{
+	ObjClass *c = obj;
+	gcMark(rt, c->name);
+	gcMark(rt, c->super);
+	gcMark(rt, c->methods);
+	mark_value(rt, c->init);
+}
+
+static void trace_instance(runtime *rt, void *obj)
+{
+	ObjInstance *i = obj;
+	gcMark(rt, i->klass);
+	gcMark(rt, i->fields);
+}
+
+static void trace_bound(runtime *rt, void *obj)
+{
+	ObjBound *b = obj;
+	mark_value(rt, b->receiver);
+	mark_value(rt, b->method);
+}
+
+static void trace_module(runtime *rt, void *obj)
+{
+	ObjModule *m = obj;
+	gcMark(rt, m->name);
+	gcMark(rt, m->path);
+	gcMark(rt, m->names);
+	if (m->values != NULL) {
+		gcMark(rt, m->values);
+		mark_values(rt, MODULE_VALUES(m), m->count);
+	}
+	if (m->slot_names != NULL) {
+		gcMark(rt, m->slot_names);
+		mark_values(rt, (Value *)m->slot_names->data, m->count);
+	}
+}
+
+static void trace_error(runtime *rt, void *obj)
+{
+	ObjError *e = obj;
+	gcMark(rt, e->message);
+	gcMark(rt, e->trace);
+	gcMark(rt, e->file);
+}
+
+static void trace_foreign(runtime *rt, void *obj)
+{
+	(void)rt;
+	ObjForeign *f = obj;
+	if (f->cls != NULL && f->cls->trace != NULL)
+		f->cls->trace(f->vm, f->data);
+}
+
+static void finalize_foreign(runtime *rt, void *obj)
+{
+	(void)rt;
+	ObjForeign *f = obj;
+	if (f->cls != NULL && f->cls->finalize != NULL)
+		f->cls->finalize(f->vm, f->data);
+}
+
+void obj_register_kinds(GaleVM *vm)
+{
+	static const gcKind kinds[OBJ_KIND_COUNT] = {
+		[OBJ_BUF] = {"buffer", NULL, NULL},
+		[OBJ_STRING] = {"string", NULL, NULL},
+		[OBJ_LIST] = {"list", trace_list, NULL},
+		[OBJ_MAP] = {"map", trace_map, NULL},
+		[OBJ_RANGE] = {"range", NULL, NULL},
+		[OBJ_FUNCTION] = {"function", trace_function, NULL},
+		[OBJ_CLOSURE] = {"closure", trace_closure, NULL},
+		[OBJ_UPVALUE] = {"upvalue", trace_upvalue, NULL},
+		[OBJ_NATIVE] = {"native", trace_native, NULL},
+		[OBJ_CLASS] = {"class", trace_class, NULL},
+		[OBJ_INSTANCE] = {"instance", trace_instance, NULL},
+		[OBJ_BOUND] = {"bound method", trace_bound, NULL},
+		[OBJ_MODULE] = {"module", trace_module, NULL},
+		[OBJ_ERROR] = {"error", trace_error, NULL},
+		[OBJ_FOREIGN] = {"foreign", trace_foreign, finalize_foreign},
+	};
+	for (int k = 1; k < OBJ_KIND_COUNT; k++)
+		gcRegisterKind(vm->rt, (uint8_t)k, &kinds[k]);
+}
+
+ObjRange *range_new(GaleVM *vm, int64_t start, int64_t end, int64_t step)
+{
+	ObjRange *r = obj_alloc(vm, sizeof(ObjRange), OBJ_RANGE);
+	r->start = start;
+	r->end = end;
+	r->step = step;
+	return r;
+}
+
+int64_t range_len(const ObjRange *r)
+{
+	if (r->step > 0)
+		return r->end > r->start ? (int64_t)(((uint64_t)r->end - (uint64_t)r->start - 1) / (uint64_t)r->step + 1) : 0;
+	return r->end < r->start ? (int64_t)(((uint64_t)r->start - (uint64_t)r->end - 1) / (uint64_t)(-(r->step + 1) + 1ULL) + 1) : 0;
+}
+
+ObjFunction *function_new(GaleVM *vm, ObjModule *module)
+{
+	ObjFunction *f = obj_alloc(vm, sizeof(ObjFunction), OBJ_FUNCTION);
+	f->module = module;
+	return f;
+}
+
+ObjClosure *closure_new(GaleVM *vm, ObjFunction *fn)
+{
+	ObjClosure *c = obj_alloc(vm, sizeof(ObjClosure) + sizeof(ObjUpvalue *) * (size_t)fn->upvalue_count,
+	                          OBJ_CLOSURE);
+	c->fn = fn;
+	c->count = fn->upvalue_count;
+	return c;
+}
+
+ObjUpvalue *upvalue_new(GaleVM *vm, Value *slot)
+{
+	ObjUpvalue *u = obj_alloc(vm, sizeof(ObjUpvalue), OBJ_UPVALUE);
+	u->location = slot;
+	u->closed = NIL_VAL;
+	return u;
+}
+
+ObjNative *native_new(GaleVM *vm, const char *name, NativeFn fn, int arity, const char *doc)
+{
+	ObjString *s = str_cstr(vm, name);
+	vm_push_root(vm, OBJ_VAL(s));
+	ObjNative *n = obj_alloc(vm, sizeof(ObjNative), OBJ_NATIVE);
+	vm_pop_root(vm);
+	n->name = s;
+	n->fn = fn;
+	n->arity = (int16_t)arity;
+	n->doc = doc;
+	return n;
+}
+
+ObjClass *class_new(GaleVM *vm, ObjString *name)
+{
+	ObjMap *methods = map_new(vm);
+	vm_push_root(vm, OBJ_VAL(methods));
+	ObjClass *c = obj_alloc(vm, sizeof(ObjClass), OBJ_CLASS);
+	vm_pop_root(vm);
+	c->name = name;
+	c->methods = methods;
+	c->init = NIL_VAL;
+	return c;
+}
+
+ObjInstance *instance_new(GaleVM *vm, ObjClass *klass)
+{
+	ObjMap *fields = map_new(vm);
+	vm_push_root(vm, OBJ_VAL(fields));
+	ObjInstance *i = obj_alloc(vm, sizeof(ObjInstance), OBJ_INSTANCE);
+	vm_pop_root(vm);
+	i->klass = klass;
+	i->fields = fields;
+	return i;
+}
+
+ObjBound *bound_new(GaleVM *vm, Value receiver, Value method)
+{
+	ObjBound *b = obj_alloc(vm, sizeof(ObjBound), OBJ_BOUND);
+	b->receiver = receiver;
+	b->method = method;
+	return b;
+}
+
+ObjModule *module_new(GaleVM *vm, ObjString *name, ObjString *path)
+{
+	ObjMap *names = map_new(vm);
+	vm_push_root(vm, OBJ_VAL(names));
+	ObjModule *m = obj_alloc(vm, sizeof(ObjModule), OBJ_MODULE);
+	vm_pop_root(vm);
+	m->name = name;
+	m->path = path;
+	m->names = names;
+	return m;
+}
+
+int module_slot(GaleVM *vm, ObjModule *m, ObjString *name)
+{
+	Value v;
+	if (map_get(m->names, OBJ_VAL(name), &v))
+		return (int)AS_INT(v);
+	vm_push_root(vm, OBJ_VAL(m));
+	vm_push_root(vm, OBJ_VAL(name));
+	if (m->count == m->cap) {
+		uint32_t cap = m->cap ? m->cap * 2 : 16;
+		ObjBuf *vals = buf_grow(vm, m->values, sizeof(Value) * m->count, sizeof(Value) * cap);
+		vm_push_root(vm, OBJ_VAL(vals));
+		ObjBuf *names = buf_grow(vm, m->slot_names, sizeof(Value) * m->count, sizeof(Value) * cap);
+		vm_pop_root(vm);
+		m->values = vals;
+		m->slot_names = names;
+		m->cap = cap;
+	}
+	int slot = (int)m->count;
+	MODULE_VALUES(m)[slot] = UNDEF_VAL;
+	((Value *)m->slot_names->data)[slot] = OBJ_VAL(name);
+	m->count++;
+	map_set(vm, m->names, OBJ_VAL(name), INT_VAL(slot));
+	vm->temp_count -= 2;
+	return slot;
+}
+
+void module_set(GaleVM *vm, ObjModule *m, ObjString *name, Value v)
+{
+	vm_push_root(vm, v);
+	int slot = module_slot(vm, m, name);
+	vm_pop_root(vm);
+	MODULE_VALUES(m)[slot] = v;
+}
+
+ObjError *error_new(GaleVM *vm, ObjString *message)
+{
+	vm_push_root(vm, OBJ_VAL(message));
+	ObjError *e = obj_alloc(vm, sizeof(ObjError), OBJ_ERROR);
+	vm_pop_root(vm);
+	e->message = message;
+	return e;
+}
+
+ObjForeign *vm_foreign_new(GaleVM *vm, const vm_foreign_class *cls)
+{
+	ObjForeign *f = obj_alloc(vm, sizeof(ObjForeign) + cls->size, OBJ_FOREIGN);
+	f->cls = cls;
+	f->vm = vm;
+	if (cls->finalize != NULL && !gcSetFinalizer(vm->rt, f))
+		vm_oom(vm);
+	return f;
+}
+
+/* ---- lists ---- */
+
+ObjBuf vm_empty_buf;
+
+ObjList *list_new(GaleVM *vm, uint32_t cap)
+{
+	ObjList *l = obj_alloc(vm, sizeof(ObjList), OBJ_LIST);
+	l->items = &vm_empty_buf;
+	if (cap > 0) {
+		vm_push_root(vm, OBJ_VAL(l));
+		l->items = buf_new(vm, sizeof(Value) * cap);
+		l->cap = cap;
+		vm_pop_root(vm);
+	}
+	return l;
+}
+
+static void list_reserve(GaleVM *vm, ObjList *l, uint32_t need)
+{
+	if (need <= l->cap)
+		return;
+	if (need > UINT32_MAX / 2 / sizeof(Value))
+		vm_oom(vm);
+	uint32_t cap = l->cap < 8 ? 8 : l->cap * 2;
+	while (cap < need)
+		cap *= 2;
+	ObjBuf *b = buf_grow(vm, l->items, sizeof(Value) * l->count, sizeof(Value) * cap);
+	l->items = b;
+	l->cap = cap;
+}
+
+void list_push(GaleVM *vm, ObjList *l, Value v)
+{
+	if (l->count == l->cap) {
+		vm_push_root(vm, OBJ_VAL(l));
+		vm_push_root(vm, v);
+		list_reserve(vm, l, l->count + 1);
+		vm->temp_count -= 2;
+	}
+	LIST_ITEMS(l)[l->count++] = v;
+}
+
+void list_insert(GaleVM *vm, ObjList *l, uint32_t at, Value v)
+{
+	list_push(vm, l, v);
+	Value *it = LIST_ITEMS(l);
+	memmove(it + at + 1, it + at, sizeof(Value) * (l->count - 1 - at));
+	it[at] = v;
+}
+
+Value list_remove(ObjList *l, uint32_t at)
+{
+	Value *it = LIST_ITEMS(l);
+	Value v = it[at];
+	memmove(it + at, it + at + 1, sizeof(Value) * (l->count - at - 1));
+	l->count--;
+	return v;
+}

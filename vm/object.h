@@ -1,0 +1,297 @@
+/*
+ * object.h — heap object layouts. Every object starts with an Obj header
+ * whose first byte is its kind (the collector reads it to find the trace and
+ * finalize functions registered in object.c). Variable-size arrays live in
+ * ObjBuf blocks (noscan): the owner marks the block and traces its contents.
+ */
+#ifndef GALE_OBJECT_H
+#define GALE_OBJECT_H
+
+#include "vm/value.h"
+
+typedef struct GaleVM GaleVM;
+
+typedef enum ObjKind {
+	OBJ_BUF = 1, /* raw array owned by another object */
+	OBJ_STRING,
+	OBJ_LIST,
+	OBJ_MAP,
+	OBJ_RANGE,
+	OBJ_FUNCTION,
+	OBJ_CLOSURE,
+	OBJ_UPVALUE,
+	OBJ_NATIVE,
+	OBJ_CLASS,
+	OBJ_INSTANCE,
+	OBJ_BOUND,
+	OBJ_MODULE,
+	OBJ_ERROR,
+	OBJ_FOREIGN,
+	OBJ_KIND_COUNT
+} ObjKind;
+
+struct Obj {
+	uint8_t kind;
+	uint8_t flags; /* per-kind bits (OBJF_*) */
+	uint16_t spare;
+	uint32_t spare2;
+};
+
+#define OBJF_PRINTING 1 /* containers: being printed (cycle detection) */
+
+typedef struct ObjBuf {
+	Obj obj;
+	uint64_t data[]; /* 8-byte aligned payload */
+} ObjBuf;
+
+typedef struct ObjString {
+	Obj obj;
+	uint32_t hash;
+	uint32_t pad;
+	size_t len;
+	char chars[]; /* NUL-terminated for C convenience */
+} ObjString;
+
+typedef struct ObjList {
+	Obj obj;
+	uint32_t count, cap;
+	ObjBuf *items; /* Value[cap] */
+} ObjList;
+
+typedef struct MapEntry {
+	Value key; /* UNDEF: deleted (keeps insertion order of the rest) */
+	Value value;
+} MapEntry;
+
+typedef struct ObjMap {
+	Obj obj;
+	uint32_t count; /* live entries */
+	uint32_t used;  /* entries[0..used) in insertion order, deleted included */
+	uint32_t cap;   /* entries capacity */
+	uint32_t mask;  /* index size - 1 (index has 2 * cap slots) */
+	ObjBuf *entries; /* MapEntry[cap] */
+	ObjBuf *index;   /* int32_t[mask+1]: entry number, -1 empty, -2 deleted */
+} ObjMap;
+
+typedef struct ObjRange {
+	Obj obj;
+	int64_t start, end, step;
+} ObjRange;
+
+typedef struct ObjModule ObjModule;
+
+typedef struct ObjFunction {
+	Obj obj;
+	int16_t arity;
+	bool variadic;
+	uint8_t spare;
+	int32_t upvalue_count;
+	int32_t max_slots;
+	uint32_t code_len, code_cap;
+	uint32_t const_len, const_cap;
+	ObjBuf *code;   /* uint8_t[code_cap] */
+	ObjBuf *lines;  /* int32_t[code_cap], source line of each byte */
+	ObjBuf *consts; /* Value[const_cap] */
+	ObjString *name; /* NULL: anonymous */
+	ObjModule *module;
+} ObjFunction;
+
+#define FN_CODE(f) ((uint8_t *)(f)->code->data)
+#define FN_LINES(f) ((int32_t *)(f)->lines->data)
+#define FN_CONSTS(f) ((f)->consts ? (Value *)(f)->consts->data : (Value *)NULL)
+
+typedef struct ObjUpvalue {
+	Obj obj;
+	Value *location; /* into the stack while open, else &closed */
+	Value closed;
+	struct ObjUpvalue *next; /* open list, sorted by stack address, descending */
+} ObjUpvalue;
+
+typedef struct ObjClosure {
+	Obj obj;
+	ObjFunction *fn;
+	int32_t count;
+	ObjUpvalue *upvalues[];
+} ObjClosure;
+
+/* A native function: args[0..argc) are the arguments, args[-1] is the callee
+ * slot (the receiver for methods). It stores its result in *ret and returns;
+ * errors do not return (vm_error longjmps). */
+typedef void (*NativeFn)(GaleVM *vm, int argc, Value *args, Value *ret);
+
+typedef struct ObjNative {
+	Obj obj;
+	int16_t arity; /* -1: variadic */
+	NativeFn fn;
+	ObjString *name;
+	const char *doc;  /* static, or the chars of doc_str, or NULL */
+	ObjString *doc_str; /* owned copy of a registered function's doc */
+	void *cfn;        /* public C function for gale_register, else NULL */
+} ObjNative;
+
+typedef struct ObjClass {
+	Obj obj;
+	ObjString *name;
+	struct ObjClass *super;
+	ObjMap *methods; /* name -> closure, inherited ones copied in */
+	Value init;      /* cached "init" method or nil */
+} ObjClass;
+
+typedef struct ObjInstance {
+	Obj obj;
+	ObjClass *klass;
+	ObjMap *fields;
+} ObjInstance;
+
+typedef struct ObjBound {
+	Obj obj;
+	Value receiver;
+	Value method;
+} ObjBound;
+
+/* Module variables are slots: the compiler resolves a name to its slot, so a
+ * global access is an array index; UNDEF marks a slot not yet bound. */
+struct ObjModule {
+	Obj obj;
+	ObjString *name;
+	ObjString *path; /* file name for messages and relative imports */
+	ObjMap *names;   /* name -> int slot */
+	uint32_t count, cap;
+	ObjBuf *values;     /* Value[cap] */
+	ObjBuf *slot_names; /* Value[cap]: the name of each slot */
+	const struct vm_reg *natives; /* the static table it was made from, if any */
+};
+
+#define MODULE_VALUES(m) ((m)->values ? (Value *)(m)->values->data : (Value *)NULL)
+
+typedef struct ObjError {
+	Obj obj;
+	ObjString *message;
+	ObjList *trace; /* NULL until thrown */
+	int line;       /* where it was first thrown, 0 if not yet */
+	ObjString *file;
+} ObjError;
+
+struct vm_foreign_class;
+typedef struct ObjForeign {
+	Obj obj;
+	const struct vm_foreign_class *cls;
+	GaleVM *vm;
+	uint64_t data[]; /* cls->size bytes of payload */
+} ObjForeign;
+
+#define OBJ_KIND(v) (AS_OBJ(v)->kind)
+#define IS_KIND(v, k) (IS_OBJ(v) && OBJ_KIND(v) == (k))
+#define IS_STRING(v) IS_KIND(v, OBJ_STRING)
+#define IS_LIST(v) IS_KIND(v, OBJ_LIST)
+#define IS_MAP(v) IS_KIND(v, OBJ_MAP)
+#define IS_RANGE(v) IS_KIND(v, OBJ_RANGE)
+#define IS_CLOSURE(v) IS_KIND(v, OBJ_CLOSURE)
+#define IS_NATIVE(v) IS_KIND(v, OBJ_NATIVE)
+#define IS_CLASS(v) IS_KIND(v, OBJ_CLASS)
+#define IS_INSTANCE(v) IS_KIND(v, OBJ_INSTANCE)
+#define IS_MODULE(v) IS_KIND(v, OBJ_MODULE)
+#define IS_ERROR(v) IS_KIND(v, OBJ_ERROR)
+#define IS_FOREIGN(v) IS_KIND(v, OBJ_FOREIGN)
+
+#define AS_STRING(v) ((ObjString *)AS_OBJ(v))
+#define AS_CSTRING(v) (((ObjString *)AS_OBJ(v))->chars)
+#define AS_LIST(v) ((ObjList *)AS_OBJ(v))
+#define AS_MAP(v) ((ObjMap *)AS_OBJ(v))
+#define AS_RANGE(v) ((ObjRange *)AS_OBJ(v))
+#define AS_FUNCTION(v) ((ObjFunction *)AS_OBJ(v))
+#define AS_CLOSURE(v) ((ObjClosure *)AS_OBJ(v))
+#define AS_NATIVE(v) ((ObjNative *)AS_OBJ(v))
+#define AS_CLASS(v) ((ObjClass *)AS_OBJ(v))
+#define AS_INSTANCE(v) ((ObjInstance *)AS_OBJ(v))
+#define AS_BOUND(v) ((ObjBound *)AS_OBJ(v))
+#define AS_MODULE(v) ((ObjModule *)AS_OBJ(v))
+#define AS_ERROR(v) ((ObjError *)AS_OBJ(v))
+#define AS_FOREIGN(v) ((ObjForeign *)AS_OBJ(v))
+
+/* An empty list's items is the static vm_empty_buf (outside the heap, so
+ * gcMark ignores it); a map's entries are NULL until the first insert. */
+#define LIST_ITEMS(l) ((Value *)(l)->items->data)
+#define MAP_ENTRIES(m) ((m)->entries ? (MapEntry *)(m)->entries->data : (MapEntry *)NULL)
+
+extern ObjBuf vm_empty_buf;
+
+/* ---- allocation (object.c). All may collect; all longjmp "out of memory"
+ * through the VM on failure, so they never return NULL. ---- */
+void *obj_alloc(GaleVM *vm, size_t size, ObjKind kind);
+ObjBuf *buf_new(GaleVM *vm, size_t bytes);
+/* A new buffer of new_bytes holding the first old_bytes of old. */
+ObjBuf *buf_grow(GaleVM *vm, ObjBuf *old, size_t old_bytes, size_t new_bytes);
+void obj_register_kinds(GaleVM *vm);
+void vm_mark_value(GaleVM *vm, Value v);
+void vm_mark_obj(GaleVM *vm, void *o);
+
+/* strings (string.c) */
+ObjString *str_new(GaleVM *vm, const char *chars, size_t len);
+ObjString *str_cstr(GaleVM *vm, const char *chars);
+ObjString *str_format(GaleVM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint32_t str_hash(const char *s, size_t len);
+void str_table_init(GaleVM *vm);
+void str_table_sweep(GaleVM *vm);
+
+/* lists (list.c) */
+ObjList *list_new(GaleVM *vm, uint32_t cap);
+void list_push(GaleVM *vm, ObjList *l, Value v);
+void list_insert(GaleVM *vm, ObjList *l, uint32_t at, Value v);
+Value list_remove(ObjList *l, uint32_t at);
+
+/* maps (map.c) */
+ObjMap *map_new(GaleVM *vm);
+bool map_get(ObjMap *m, Value key, Value *out);
+/* Returns true when the key was new. key must be valid (not nil/NaN). */
+bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val);
+bool map_delete(ObjMap *m, Value key, Value *old);
+/* Next live entry at or after *pos; false at the end. */
+bool map_next(ObjMap *m, uint32_t *pos, Value *key, Value *val);
+uint32_t value_hash(Value v);
+
+/* The index probe sequence (see map.c): every slot is reached once perturb
+ * has shifted down to zero. */
+static inline uint32_t map_probe_next(uint32_t i, uint32_t *perturb, uint32_t mask)
+{
+	*perturb >>= 5;
+	return (i * 5 + 1 + *perturb) & mask;
+}
+
+/* Where the value of a string key lives, or NULL: the field-lookup fast
+ * path (interned keys compare by pointer, the hash is cached). */
+static inline Value *map_find_str(ObjMap *m, ObjString *key)
+{
+	if (m->count == 0)
+		return NULL;
+	const int32_t *idx = (const int32_t *)m->index->data;
+	MapEntry *e = (MapEntry *)m->entries->data;
+	uint32_t perturb = key->hash;
+	for (uint32_t i = perturb & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
+		int32_t k = idx[i];
+		if (k == -1)
+			return NULL;
+		if (k >= 0 && e[k].key.type == VAL_OBJ && e[k].key.as.obj == (Obj *)key)
+			return &e[k].value;
+	}
+}
+
+/* the rest */
+ObjRange *range_new(GaleVM *vm, int64_t start, int64_t end, int64_t step);
+ObjFunction *function_new(GaleVM *vm, ObjModule *module);
+ObjClosure *closure_new(GaleVM *vm, ObjFunction *fn);
+ObjUpvalue *upvalue_new(GaleVM *vm, Value *slot);
+ObjNative *native_new(GaleVM *vm, const char *name, NativeFn fn, int arity, const char *doc);
+ObjClass *class_new(GaleVM *vm, ObjString *name);
+ObjInstance *instance_new(GaleVM *vm, ObjClass *klass);
+ObjBound *bound_new(GaleVM *vm, Value receiver, Value method);
+ObjModule *module_new(GaleVM *vm, ObjString *name, ObjString *path);
+/* Slot of name in module, creating an unbound one if needed. */
+int module_slot(GaleVM *vm, ObjModule *m, ObjString *name);
+/* Bind name to value (creating the slot). */
+void module_set(GaleVM *vm, ObjModule *m, ObjString *name, Value v);
+ObjError *error_new(GaleVM *vm, ObjString *message);
+
+int64_t range_len(const ObjRange *r);
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * value.h — the Gale value: a 16-byte tagged union (like Lua 5.4's TValue).
+ *
+ * A tag byte plus an 8-byte payload keeps every int a full 64-bit two's
+ * complement number with no boxing, and makes int/float fast paths a single
+ * tag compare. Heap values point at objects allocated with mallocgc; the
+ * object's first byte is its kind (see object.h).
+ */
+#ifndef GALE_VALUE_H
+#define GALE_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ValueType {
+	VAL_NIL,
+	VAL_BOOL,
+	VAL_INT,
+	VAL_FLOAT,
+	VAL_OBJ,
+	VAL_UNDEF, /* internal: a module slot not yet bound, a deleted map entry */
+} ValueType;
+
+typedef struct Obj Obj;
+
+typedef struct Value {
+	uint8_t type;
+	union {
+		bool b;
+		int64_t i;
+		double f;
+		Obj *obj;
+	} as;
+} Value;
+
+#define IS_NIL(v) ((v).type == VAL_NIL)
+#define IS_BOOL(v) ((v).type == VAL_BOOL)
+#define IS_INT(v) ((v).type == VAL_INT)
+#define IS_FLOAT(v) ((v).type == VAL_FLOAT)
+#define IS_NUMBER(v) ((v).type == VAL_INT || (v).type == VAL_FLOAT)
+#define IS_OBJ(v) ((v).type == VAL_OBJ)
+#define IS_UNDEF(v) ((v).type == VAL_UNDEF)
+
+#define AS_BOOL(v) ((v).as.b)
+#define AS_INT(v) ((v).as.i)
+#define AS_FLOAT(v) ((v).as.f)
+#define AS_OBJ(v) ((v).as.obj)
+/* Either numeric kind as a double. */
+#define AS_NUMBER(v) (IS_INT(v) ? (double)AS_INT(v) : AS_FLOAT(v))
+
+#define NIL_VAL ((Value){VAL_NIL, {.i = 0}})
+#define UNDEF_VAL ((Value){VAL_UNDEF, {.i = 0}})
+#define BOOL_VAL(x) ((Value){VAL_BOOL, {.b = (x)}})
+#define INT_VAL(x) ((Value){VAL_INT, {.i = (x)}})
+#define FLOAT_VAL(x) ((Value){VAL_FLOAT, {.f = (x)}})
+#define OBJ_VAL(o) ((Value){VAL_OBJ, {.obj = (Obj *)(o)}})
+
+/* Only nil and false are falsy. */
+static inline bool value_falsy(Value v)
+{
+	return v.type == VAL_NIL || (v.type == VAL_BOOL && !v.as.b);
+}
+
+/* == semantics: numbers by value, everything else by identity (strings are
+ * interned, so identity is content equality). */
+static inline bool value_equal(Value a, Value b)
+{
+	if (a.type == b.type) {
+		switch (a.type) {
+		case VAL_NIL:
+		case VAL_UNDEF: return true;
+		case VAL_BOOL: return a.as.b == b.as.b;
+		case VAL_INT: return a.as.i == b.as.i;
+		case VAL_FLOAT: return a.as.f == b.as.f;
+		default: return a.as.obj == b.as.obj;
+		}
+	}
+	if (a.type == VAL_INT && b.type == VAL_FLOAT)
+		return (double)a.as.i == b.as.f;
+	if (a.type == VAL_FLOAT && b.type == VAL_INT)
+		return a.as.f == (double)b.as.i;
+	return false;
+}
+
+#endif
