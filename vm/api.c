@@ -19,7 +19,6 @@
 #include "vm/native.h"
 #include "vm/vm.h"
 
-void str_table_mark(GaleVM *vm);
 bool vm_run_function(GaleVM *vm, ObjFunction *fn, Value *result);
 const vm_reg *core_table(int which);
 
@@ -62,7 +61,6 @@ static void vm_roots(runtime *rt, void *ctx)
 	gcMark(rt, vm->last_error);
 	gcMark(rt, vm->args);
 	compiler_mark_roots(vm);
-	str_table_mark(vm);
 }
 
 static void vm_weak(runtime *rt, void *ctx)

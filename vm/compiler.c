@@ -1181,36 +1181,46 @@ static void class_declaration(Parser *p)
 	p->klass = info.enclosing;
 }
 
+#define MAX_ELSE_IF 1024
+
+/* if / else if / else, as a loop so long else-if chains use no C stack. */
 static void if_statement(Parser *p)
 {
-	expression(p);
-	int else_jump = emit_jump(p, OP_JUMP_IF_FALSE);
-	skip_newlines(p);
-	consume(p, TOK_LBRACE, "expected '{' after the if condition");
-	begin_scope(p);
-	block(p);
-	end_scope(p);
-	/* else may come after newlines */
-	if (check(p, TOK_NEWLINE) && peek_next(p, true).type == TOK_ELSE)
+	int end_jumps[MAX_ELSE_IF];
+	int n_end = 0;
+	for (;;) {
+		expression(p);
+		int else_jump = emit_jump(p, OP_JUMP_IF_FALSE);
 		skip_newlines(p);
-	if (match(p, TOK_ELSE)) {
-		int end_jump = emit_jump(p, OP_JUMP);
-		patch_jump(p, else_jump);
-		if (match(p, TOK_IF)) {
-			if (enter_nesting(p))
-				if_statement(p);
-			p->nesting--;
-		} else {
+		consume(p, TOK_LBRACE, "expected '{' after the if condition");
+		begin_scope(p);
+		block(p);
+		end_scope(p);
+		/* else may come after newlines */
+		if (check(p, TOK_NEWLINE) && peek_next(p, true).type == TOK_ELSE)
 			skip_newlines(p);
-			consume(p, TOK_LBRACE, "expected '{' after 'else'");
-			begin_scope(p);
-			block(p);
-			end_scope(p);
+		if (!match(p, TOK_ELSE)) {
+			patch_jump(p, else_jump);
+			break;
 		}
-		patch_jump(p, end_jump);
-	} else {
+		if (n_end == MAX_ELSE_IF) {
+			error(p, "too many 'else if' branches");
+			patch_jump(p, else_jump);
+			break;
+		}
+		end_jumps[n_end++] = emit_jump(p, OP_JUMP);
 		patch_jump(p, else_jump);
+		if (match(p, TOK_IF))
+			continue;
+		skip_newlines(p);
+		consume(p, TOK_LBRACE, "expected '{' after 'else'");
+		begin_scope(p);
+		block(p);
+		end_scope(p);
+		break;
 	}
+	for (int i = 0; i < n_end; i++)
+		patch_jump(p, end_jumps[i]);
 }
 
 static void begin_loop(Parser *p, Loop *loop, int start)

@@ -9,11 +9,10 @@
 
 void *obj_alloc(GaleVM *vm, size_t size, ObjKind kind)
 {
+	/* zeroed by mallocgc, the kind byte already set */
 	Obj *o = mallocgc(vm->rt, size, (uint8_t)kind, true);
 	if (o == NULL)
 		vm_oom(vm);
-	memset(o, 0, size);
-	o->kind = (uint8_t)kind;
 	return o;
 }
 

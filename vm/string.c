@@ -1,9 +1,11 @@
 /*
  * string.c — immutable interned strings. Every string is interned, so equal
  * strings are the same object: == and map lookups compare pointers, and the
- * hash (FNV-1a) is computed once at creation. The intern table is weak: it is
- * a heap block the VM marks as a root, but its entries are not marked; the
- * collector's weak hook (str_table_sweep) drops the strings that died.
+ * hash (FNV-1a) is computed once at creation. The intern table is weak: its
+ * entries are not marked, and the collector's weak hook (str_table_sweep)
+ * drops the strings that died. The table itself is manual memory
+ * (stackalloc), so it can shrink and give its pages back as soon as most
+ * strings have died, instead of lingering as heap garbage.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,26 +30,31 @@ uint32_t str_hash(const char *s, size_t len)
 	return h;
 }
 
-static ObjBuf *table_buf(GaleVM *vm)
+#define MIN_TABLE 512 /* slots: one 8 KiB page */
+
+/* A zeroed table of cap slots; out of memory raises. */
+static StrSlot *table_alloc(GaleVM *vm, uint32_t cap)
 {
-	return vm->strings ? (ObjBuf *)((char *)vm->strings - offsetof(ObjBuf, data)) : NULL;
+	StrSlot *t = stackalloc(vm->rt, sizeof(StrSlot) * cap);
+	if (t == NULL)
+		vm_oom(vm);
+	memset(t, 0, sizeof(StrSlot) * cap);
+	return t;
 }
 
 void str_table_init(GaleVM *vm)
 {
-	vm->string_cap = 256;
-	ObjBuf *b = buf_new(vm, sizeof(StrSlot) * vm->string_cap);
-	vm->strings = (StrSlot *)b->data;
+	vm->strings = table_alloc(vm, MIN_TABLE);
+	vm->string_cap = MIN_TABLE;
 	vm->string_count = vm->string_used = 0;
 }
 
 /* Rehash into a table sized for the live strings (tombstones go away). */
 static void table_resize(GaleVM *vm, uint32_t cap)
 {
-	ObjBuf *b = buf_new(vm, sizeof(StrSlot) * cap); /* may sweep the old table */
+	StrSlot *t = table_alloc(vm, cap); /* never collects */
 	StrSlot *old = vm->strings;
 	uint32_t old_cap = vm->string_cap;
-	StrSlot *t = (StrSlot *)b->data;
 	for (uint32_t i = 0; i < old_cap; i++) {
 		ObjString *s = old[i].s;
 		if (s == NULL || s == TOMBSTONE)
@@ -61,6 +68,16 @@ static void table_resize(GaleVM *vm, uint32_t cap)
 	vm->strings = t;
 	vm->string_cap = cap;
 	vm->string_used = vm->string_count;
+	stackfree(vm->rt, old, sizeof(StrSlot) * old_cap);
+}
+
+/* A power of two with room for count strings at a quarter load. */
+static uint32_t table_cap_for(uint32_t count)
+{
+	uint32_t cap = MIN_TABLE;
+	while ((count + 1) * 4 > cap)
+		cap *= 2;
+	return cap;
 }
 
 ObjString *str_new(GaleVM *vm, const char *chars, size_t len)
@@ -82,13 +99,12 @@ ObjString *str_new(GaleVM *vm, const char *chars, size_t len)
 	s->len = len;
 	memcpy(s->chars, chars, len);
 	s->chars[len] = '\0';
-	/* keep the table at most half full, tombstones included: short probes */
-	if ((vm->string_used + 1) * 2 > vm->string_cap) {
+	/* keep the table at most half full, tombstones included (short probes),
+	 * and shrink it once most of its strings have died */
+	if ((vm->string_used + 1) * 2 > vm->string_cap ||
+	    (vm->string_cap > MIN_TABLE && vm->string_count * 16 < vm->string_cap)) {
 		vm_push_root(vm, OBJ_VAL(s));
-		uint32_t cap = vm->string_cap;
-		while ((vm->string_count + 1) * 4 > cap)
-			cap *= 2;
-		table_resize(vm, cap);
+		table_resize(vm, table_cap_for(vm->string_count));
 		vm_pop_root(vm);
 	}
 	/* the allocation may have swept entries: probe again for a free place */
@@ -140,6 +156,3 @@ void str_table_sweep(GaleVM *vm)
 		}
 	}
 }
-
-void str_table_mark(GaleVM *vm);
-void str_table_mark(GaleVM *vm) { gcMark(vm->rt, table_buf(vm)); }

@@ -1064,15 +1064,30 @@ dispatch:
 		sp[-1] = OBJ_VAL(bound_new(vm, PEEK(0), m));
 		DISPATCH();
 	}
+/* A comparison followed by JUMP_IF_FALSE (every if/while condition) takes
+ * the jump itself: one dispatch and no bool pushed. The JUMP_IF_FALSE stays
+ * in the code, so a jump that lands on it still works. */
+#define BRANCH_OR_PUSH(r)                                                  \
+	do {                                                               \
+		if (*ip == OP_JUMP_IF_FALSE) {                             \
+			sp -= 2;                                           \
+			uint16_t off_ = (uint16_t)(ip[1] | (ip[2] << 8));  \
+			ip += 3;                                           \
+			if (!(r))                                          \
+				ip += off_;                                \
+			DISPATCH();                                        \
+		}                                                          \
+		sp--;                                                      \
+		sp[-1] = BOOL_VAL(r);                                      \
+		DISPATCH();                                                \
+	} while (0)
 	CASE(EQ) {
-		Value b = POP();
-		sp[-1] = BOOL_VAL(value_equal(sp[-1], b));
-		DISPATCH();
+		bool r = value_equal(PEEK(1), PEEK(0));
+		BRANCH_OR_PUSH(r);
 	}
 	CASE(NE) {
-		Value b = POP();
-		sp[-1] = BOOL_VAL(!value_equal(sp[-1], b));
-		DISPATCH();
+		bool r = !value_equal(PEEK(1), PEEK(0));
+		BRANCH_OR_PUSH(r);
 	}
 #define COMPARE(NAME, OPSTR, CMP)                                                     \
 	CASE(NAME) {                                                                  \
@@ -1086,15 +1101,14 @@ dispatch:
 			int c = compare_values(vm, a, b, OPSTR);                      \
 			r = c != 2 && c CMP 0;                                        \
 		}                                                                     \
-		sp--;                                                             \
-		sp[-1] = BOOL_VAL(r);                                             \
-		DISPATCH();                                                           \
+		BRANCH_OR_PUSH(r);                                                    \
 	}
 	COMPARE(LT, "<", <)
 	COMPARE(LE, "<=", <=)
 	COMPARE(GT, ">", >)
 	COMPARE(GE, ">=", >=)
 #undef COMPARE
+#undef BRANCH_OR_PUSH
 	CASE(IS) {
 		Value k = POP(), v = PEEK(0);
 		if (!IS_CLASS(k))
