@@ -101,8 +101,9 @@ conformance: $(B)/gale $(TESTLIB)
 	@if [ -d tests/conformance ]; then \
 	  echo "== conformance"; \
 	  $(PYTHON) tests/conformance/run.py --gale $(B)/gale --timeout 60 tests/conformance/tests && \
-	  echo "== conformance under GALEDEBUG=gcstress=1" && \
-	  GALEDEBUG=gcstress=1 $(PYTHON) tests/conformance/run.py --gale $(B)/gale --timeout 120 tests/conformance/tests; \
+	  echo "== conformance, tests/lang and tests/stdlib under GALEDEBUG=gcstress=1" && \
+	  GALEDEBUG=gcstress=1 $(PYTHON) tests/conformance/run.py --gale $(B)/gale --timeout 120 \
+	      tests/conformance/tests tests/lang tests/stdlib; \
 	fi
 
 scripts: $(B)/gale $(TESTLIB)
