@@ -9,24 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mem/geometry.h"
 #include "mem/mem.h"
 #include "sizeclasses.h" /* _PageShift, _MaxSmallSize, _NumSizeClasses */
 
-/* linux/amd64 geometry, as Go's constants. */
-/* Guarded and spelled exactly as mem/mpagealloc.h spells them, so either
- * header may come first. */
-#ifndef pageShift
-#define pageShift 13
-#endif
-#ifndef pageSize
-#define pageSize ((uintptr_t)1 << pageShift)
-#endif
-#ifndef heapAddrBits
-#define heapAddrBits 48
-#endif
-#ifndef arenaBaseOffset
-#define arenaBaseOffset ((uintptr_t)0xffff800000000000ULL)
-#endif
 _Static_assert(pageShift == _PageShift, "size classes generated for another page size");
 #define pageMask (pageSize - 1)
 #define maxAlloc ((uintptr_t)1 << heapAddrBits)

@@ -18,25 +18,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mem/geometry.h"
 #include "mem/mem.h"
 
 /* ---- geometry (linux/amd64) ---- */
 
-/* Bits of address the heap may use, and the offset that linearises the
- * address space: Go's amd64 arenaBaseOffset puts 0 at 0xffff800000000000, so
- * user addresses below 2^47 map to offsets in [2^47, 2^48). */
-#ifndef heapAddrBits
-#define heapAddrBits 48
-#endif
-#ifndef arenaBaseOffset
-#define arenaBaseOffset ((uintptr_t)0xffff800000000000ULL)
-#endif
-#ifndef pageShift
-#define pageShift 13
-#endif
-#ifndef pageSize
-#define pageSize ((uintptr_t)1 << pageShift)
-#endif
 
 #define logPallocChunkPages 9
 #define pallocChunkPages ((uintptr_t)1 << logPallocChunkPages)
