@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "vm/compiler.h"
+#include "vm/diag.h"
 #include "vm/lexer.h"
 #include "vm/opcodes.h"
 
@@ -64,6 +65,8 @@ typedef struct Compiler {
 	Loop *loop;
 	int try_depth;
 	int depth, max_depth; /* value stack depth above the locals' base */
+	uint32_t last_op;     /* offset + 1 of the last instruction emitted, 0: none */
+	uint32_t last_target; /* offset + 1 of the last forward jump target, 0: none */
 } Compiler;
 
 typedef struct Parser {
@@ -128,6 +131,11 @@ static void error_at(Parser *p, const Token *t, const char *msg)
 	if (++p->error_count > MAX_ERRORS)
 		return;
 	sb_addf(&p->errors, "%s:%d:%d: %s\n", p->file, t->line, t->col, msg);
+	/* the source line and a caret under the column (the lexer's column is
+	 * counted from the line start; a raw string's token starts after `) */
+	const char *ls = t->start - (t->col - 1) - (t->type == TOK_RAW_STRING);
+	if (ls >= p->lx.start && ls <= p->lx.end)
+		diag_caret(&p->errors, ls, p->lx.end, t->col);
 }
 
 static void error(Parser *p, const char *msg) { error_at(p, &p->prev, msg); }
@@ -263,6 +271,7 @@ static void adjust(Parser *p, int n)
 
 static void emit_op(Parser *p, OpCode op)
 {
+	p->c->last_op = cur_fn(p)->code_len + 1;
 	emit_byte(p, (uint8_t)op);
 	adjust(p, op_effects[op]);
 }
@@ -302,6 +311,16 @@ static void patch_jump(Parser *p, int at)
 	}
 	FN_CODE(f)[at] = (uint8_t)(off & 0xff);
 	FN_CODE(f)[at + 1] = (uint8_t)(off >> 8);
+	p->c->last_target = f->code_len + 1;
+}
+
+/* Whether the code just emitted ends with a single op of len bytes that no
+ * jump lands after: what it pushed may be fused with the next operation. */
+static bool ends_with_lone(Parser *p, OpCode op, uint32_t len)
+{
+	ObjFunction *f = cur_fn(p);
+	return p->error_count == 0 && f->code_len >= len && p->c->last_op == f->code_len - len + 1 &&
+	       FN_CODE(f)[f->code_len - len] == op && p->c->last_target != f->code_len + 1;
 }
 
 static void emit_loop(Parser *p, int start)
@@ -338,6 +357,8 @@ static uint32_t add_const(Parser *p, Value v)
 }
 
 static void emit_const(Parser *p, Value v) { emit_op_short(p, OP_CONST, add_const(p, v)); }
+
+static void emit_binary(Parser *p, OpCode op, uint32_t right);
 
 static ObjString *intern_tok(Parser *p, const Token *t) { return str_new(p->vm, t->start, t->length); }
 
@@ -607,6 +628,10 @@ static void string(Parser *p, bool can_assign)
 		expression(p);
 		parts++;
 		if (check(p, TOK_STRING) || check(p, TOK_STRING_PART)) {
+			/* the closing part ends the string: a newline after it is
+			 * significant again, so restore the setting before reading on */
+			if (check(p, TOK_STRING))
+				p->ignore_nl = old;
 			advance(p);
 		} else {
 			error_cur(p, "expected '}' to end the interpolation");
@@ -675,8 +700,9 @@ static void named_variable(Parser *p, const char *name, size_t len, bool can_ass
 		emit_set(p, k, arg);
 	} else if (can_assign && match_compound(p, &op)) {
 		emit_get(p, k, arg);
+		uint32_t right = cur_fn(p)->code_len;
 		expression(p);
-		emit_op(p, op);
+		emit_binary(p, op, right);
 		emit_set(p, k, arg);
 	} else {
 		emit_get(p, k, arg);
@@ -759,11 +785,53 @@ static void unary(Parser *p, bool can_assign)
 		emit_op(p, OP_NOT);
 }
 
+/* When the right operand compiled to a lone CONST or GET_LOCAL, turn it into
+ * the fused form of the operator (see opcodes.h). Nothing can jump into the
+ * middle of a single load, so rewriting it in place is safe. */
+static bool fuse_right_operand(Parser *p, OpCode op, uint32_t right)
+{
+	OpCode k, l;
+	switch (op) {
+	case OP_ADD: k = OP_ADD_K, l = OP_ADD_L; break;
+	case OP_SUB: k = OP_SUB_K, l = OP_SUB_L; break;
+	case OP_MUL: k = OP_MUL_K, l = OP_MUL_L; break;
+	case OP_EQ: k = OP_EQ_K, l = OP__COUNT; break;
+	case OP_NE: k = OP_NE_K, l = OP__COUNT; break;
+	case OP_LT: k = OP_LT_K, l = OP_LT_L; break;
+	case OP_LE: k = OP_LE_K, l = OP_LE_L; break;
+	case OP_GT: k = OP_GT_K, l = OP_GT_L; break;
+	case OP_GE: k = OP_GE_K, l = OP_GE_L; break;
+	default: return false;
+	}
+	ObjFunction *f = cur_fn(p);
+	if (p->error_count > 0 || f->code_len <= right)
+		return false;
+	uint8_t *code = FN_CODE(f);
+	OpCode fused = OP__COUNT;
+	if (code[right] == OP_CONST && f->code_len == right + 3)
+		fused = k;
+	else if (code[right] == OP_GET_LOCAL && f->code_len == right + 2)
+		fused = l;
+	if (fused == OP__COUNT)
+		return false;
+	code[right] = (uint8_t)fused; /* the operand bytes stay as they are */
+	adjust(p, -1);                /* the load's push is gone; the fused op nets 0 */
+	return true;
+}
+
+/* A binary operator whose right side starts at offset right. */
+static void emit_binary(Parser *p, OpCode op, uint32_t right)
+{
+	if (!fuse_right_operand(p, op, right))
+		emit_op(p, op);
+}
+
 static void binary(Parser *p, bool can_assign)
 {
 	(void)can_assign;
 	TokenType t = p->prev.type;
 	const Rule *r = rule(t);
+	uint32_t right = cur_fn(p)->code_len;
 	/* ** is right-associative: its right side binds at the same level */
 	parse_prec(p, t == TOK_STARSTAR ? PREC_POWER : (Prec)(r->prec + 1));
 	static const OpCode ops[TOK__COUNT] = {
@@ -773,7 +841,7 @@ static void binary(Parser *p, bool can_assign)
 		[TOK_SHR] = OP_SHR, [TOK_EQEQ] = OP_EQ, [TOK_NE] = OP_NE, [TOK_LT] = OP_LT,
 		[TOK_LE] = OP_LE, [TOK_GT] = OP_GT, [TOK_GE] = OP_GE, [TOK_IS] = OP_IS,
 	};
-	emit_op(p, ops[t]);
+	emit_binary(p, ops[t], right);
 }
 
 static void and_(Parser *p, bool can_assign)
@@ -812,14 +880,23 @@ static void dot(Parser *p, bool can_assign)
 	} else if (can_assign && match_compound(p, &op)) {
 		emit_op(p, OP_DUP);
 		emit_op_short(p, OP_GET_FIELD, k);
+		uint32_t right = cur_fn(p)->code_len;
 		expression(p);
-		emit_op(p, op);
+		emit_binary(p, op, right);
 		emit_op_short(p, OP_SET_FIELD, k);
 	} else if (match(p, TOK_LPAREN)) {
 		uint8_t argc = argument_list(p);
 		emit_op_short(p, OP_INVOKE, k);
 		emit_byte(p, argc);
 		adjust(p, -(int)argc);
+	} else if (ends_with_lone(p, OP_GET_LOCAL, 2)) {
+		/* local.name: one instruction (see opcodes.h) */
+		ObjFunction *f = cur_fn(p);
+		uint8_t slot = FN_CODE(f)[f->code_len - 1];
+		f->code_len -= 2;
+		adjust(p, -1);
+		emit_op_short(p, OP_GET_LOCAL_FIELD, k);
+		emit_byte(p, slot);
 	} else {
 		emit_op_short(p, OP_GET_FIELD, k);
 	}
@@ -856,8 +933,9 @@ static void index_(Parser *p, bool can_assign)
 	} else if (can_assign && match_compound(p, &op)) {
 		emit_op(p, OP_DUP2);
 		emit_op(p, OP_GET_INDEX);
+		uint32_t right = cur_fn(p)->code_len;
 		expression(p);
-		emit_op(p, op);
+		emit_binary(p, op, right);
 		emit_op(p, OP_SET_INDEX);
 	} else {
 		emit_op(p, OP_GET_INDEX);

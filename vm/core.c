@@ -741,6 +741,30 @@ static void l_join(GaleVM *vm, int argc, Value *args, Value *ret)
 		arg_count_error(vm, "join", "0 or 1 arguments", argc);
 	if (argc == 1)
 		sep = OBJ_VAL(native_string(vm, args, 0, "join"));
+	/* all strings (the common case): one allocation of the exact size */
+	ObjList *l = AS_LIST(self);
+	size_t seplen = IS_STRING(sep) ? AS_STRING(sep)->len : 0, total = 0;
+	uint32_t i = 0;
+	for (; i < l->count && IS_STRING(LIST_ITEMS(l)[i]); i++)
+		total += AS_STRING(LIST_ITEMS(l)[i])->len + (i > 0 ? seplen : 0);
+	if (i == l->count && l->count > 0) {
+		ObjString *s = str_alloc(vm, total);
+		char *d = s->chars;
+		l = AS_LIST(self);
+		for (uint32_t k = 0; k < l->count; k++) {
+			if (k > 0 && seplen > 0) {
+				memcpy(d, AS_CSTRING(sep), seplen);
+				d += seplen;
+			}
+			ObjString *e = AS_STRING(LIST_ITEMS(l)[k]);
+			memcpy(d, e->chars, e->len);
+			d += e->len;
+		}
+		vm_push_root(vm, OBJ_VAL(s));
+		*ret = OBJ_VAL(str_intern(vm, s));
+		vm_pop_root(vm);
+		return;
+	}
 	StrBuf sb;
 	sb_init(vm, &sb);
 	for (uint32_t i = 0; i < AS_LIST(self)->count; i++) {
@@ -861,6 +885,62 @@ static void merge_sort(GaleVM *vm, Value less, ObjList *work, ObjList *tmp, uint
 		LIST_ITEMS(work)[k++] = LIST_ITEMS(tmp)[j++];
 }
 
+/* Sort n ints in a using tmp (n more): insertion sort on short runs, then
+ * bottom-up merges. Equal ints cannot be told apart, so any order of them is
+ * the stable one. */
+static void sort_ints(int64_t *a, int64_t *tmp, uint32_t n)
+{
+	const uint32_t run = 16;
+	for (uint32_t lo = 0; lo < n; lo += run) {
+		uint32_t hi = lo + run < n ? lo + run : n;
+		for (uint32_t i = lo + 1; i < hi; i++) {
+			int64_t v = a[i];
+			uint32_t j = i;
+			for (; j > lo && v < a[j - 1]; j--)
+				a[j] = a[j - 1];
+			a[j] = v;
+		}
+	}
+	int64_t *src = a, *dst = tmp;
+	for (uint32_t w = run; w < n; w *= 2) {
+		for (uint32_t lo = 0; lo < n; lo += 2 * w) {
+			uint32_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			uint32_t i = lo, j = mid, k = lo;
+			while (i < mid && j < hi)
+				dst[k++] = src[j] < src[i] ? src[j++] : src[i++];
+			while (i < mid)
+				dst[k++] = src[i++];
+			while (j < hi)
+				dst[k++] = src[j++];
+		}
+		int64_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, sizeof(int64_t) * n);
+}
+
+/* sort() without a comparator on a list of ints only: sorted as raw ints,
+ * no comparisons through values. Returns false when the list is not all ints. */
+static bool sort_int_list(GaleVM *vm, ObjList *l)
+{
+	uint32_t n = l->count;
+	Value *items = LIST_ITEMS(l);
+	for (uint32_t i = 0; i < n; i++)
+		if (!IS_INT(items[i]))
+			return false;
+	ObjBuf *b = buf_new(vm, sizeof(int64_t) * 2 * (size_t)n); /* noscan: holds no references */
+	items = LIST_ITEMS(l); /* the allocation may have collected, never moved the items */
+	int64_t *a = (int64_t *)b->data;
+	for (uint32_t i = 0; i < n; i++)
+		a[i] = AS_INT(items[i]);
+	sort_ints(a, a + n, n);
+	for (uint32_t i = 0; i < n; i++)
+		items[i] = INT_VAL(a[i]);
+	return true;
+}
+
 static void l_sort(GaleVM *vm, int argc, Value *args, Value *ret)
 {
 	Value self = args[-1], less = NIL_VAL;
@@ -870,6 +950,10 @@ static void l_sort(GaleVM *vm, int argc, Value *args, Value *ret)
 		less = native_callable(vm, args, 0, "sort");
 	ObjList *l = AS_LIST(self);
 	uint32_t n = l->count;
+	if (IS_NIL(less) && n > 1 && sort_int_list(vm, l)) {
+		*ret = self;
+		return;
+	}
 	/* sort a copy: a comparator that changes the list cannot break the sort */
 	ObjList *work = list_new(vm, n);
 	vm_push_root(vm, OBJ_VAL(work));

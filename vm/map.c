@@ -2,8 +2,11 @@
  * map.c — ordered hash maps. Entries sit in an array in insertion order; a
  * separate open-addressing index (twice the entry capacity, so the load stays
  * under one half) maps hashes to entry numbers. Deleting leaves a hole
- * (UNDEF key) so the rest keep their order; holes go away when the entry
- * array is rebuilt. Numbers hash by value so 1 and 1.0 are one key.
+ * (UNDEF key, the old key kept in the value field) so the rest keep their
+ * order; the hole keeps its index slot, so a lookup of the deleted key ends
+ * at once (like Lua's dead keys) and re-inserting it reuses the slot. Holes
+ * go away when the entry array is rebuilt. Numbers hash by value so 1 and
+ * 1.0 are one key.
  *
  * Ints hash to (nearly) themselves, so runs of keys fill neighbouring index
  * slots and lookups in key order stay in cache; the probe sequence mixes in
@@ -16,7 +19,6 @@
 #include "vm/vm.h"
 
 #define IDX_EMPTY (-1)
-#define IDX_DELETED (-2)
 
 static inline uint32_t mix64(uint64_t x)
 {
@@ -30,6 +32,8 @@ static inline uint32_t mix64(uint64_t x)
 
 uint32_t value_hash(Value v)
 {
+	if (v.type == VAL_INT)
+		return (uint32_t)((uint64_t)v.as.i ^ ((uint64_t)v.as.i >> 32));
 	switch (v.type) {
 	case VAL_NIL: return 0x9e3779b9u;
 	case VAL_BOOL: return v.as.b ? 0x7f4a7c15u : 0x5bd1e995u;
@@ -67,26 +71,62 @@ ObjMap *map_new(GaleVM *vm)
 
 static int32_t *map_index(ObjMap *m) { return (int32_t *)m->index->data; }
 
-/* Index slot holding key, or -1. */
-static int64_t find_slot(ObjMap *m, Value key, uint32_t h)
+/* Index slot holding key, or -1. A deleted entry keeps its index slot and
+ * remembers its key in the value field (see map_delete), so a lookup of a
+ * deleted key stops at its old slot instead of probing on to an empty one;
+ * *hole gets that slot (or -1) so an insert can reuse it. */
+static int64_t find_slot(ObjMap *m, Value key, uint32_t h, int64_t *hole)
 {
+	*hole = -1;
 	if (m->index == NULL)
 		return -1;
 	int32_t *idx = map_index(m);
 	MapEntry *e = MAP_ENTRIES(m);
 	uint32_t perturb = h;
+	/* objects (interned strings included) compare by identity, ints by
+	 * value: probe loops without the general equality for these */
+	if (key.type == VAL_OBJ || key.type == VAL_INT) {
+		uint8_t t = key.type;
+		for (uint32_t i = h & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
+			int32_t k = idx[i];
+			if (k == IDX_EMPTY)
+				return -1;
+			if (k < 0)
+				continue;
+			Value ek = e[k].key;
+			if (ek.type == t && ek.as.i == key.as.i)
+				return i;
+			if (ek.type == VAL_UNDEF) {
+				if (key_equal(e[k].value, key)) {
+					*hole = i;
+					return -1;
+				}
+			} else if (t == VAL_INT && ek.type == VAL_FLOAT && key_equal(ek, key)) {
+				return i;
+			}
+		}
+	}
 	for (uint32_t i = h & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
 		int32_t k = idx[i];
 		if (k == IDX_EMPTY)
 			return -1;
-		if (k >= 0 && key_equal(e[k].key, key))
+		if (k < 0)
+			continue;
+		if (IS_UNDEF(e[k].key)) {
+			if (key_equal(e[k].value, key)) {
+				*hole = i;
+				return -1;
+			}
+		} else if (key_equal(e[k].key, key)) {
 			return i;
+		}
 	}
 }
 
 bool map_get(ObjMap *m, Value key, Value *out)
 {
-	int64_t s = find_slot(m, key, value_hash(key));
+	int64_t hole;
+	int64_t s = find_slot(m, key, value_hash(key), &hole);
 	if (s < 0)
 		return false;
 	*out = MAP_ENTRIES(m)[map_index(m)[s]].value;
@@ -129,10 +169,21 @@ static void map_rebuild(GaleVM *vm, ObjMap *m, uint32_t cap)
 bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 {
 	uint32_t h = value_hash(key);
-	int64_t s = find_slot(m, key, h);
+	int64_t hole;
+	int64_t s = find_slot(m, key, h, &hole);
 	if (s >= 0) {
 		MAP_ENTRIES(m)[map_index(m)[s]].value = val;
 		return false;
+	}
+	if (hole >= 0 && m->used < m->cap) {
+		/* the key's old slot now points at its new entry; the hole stays
+		 * in the entries (order) but nothing indexes it any more */
+		map_index(m)[hole] = (int32_t)m->used;
+		MapEntry *e = &MAP_ENTRIES(m)[m->used++];
+		e->key = key;
+		e->value = val;
+		m->count++;
+		return true;
 	}
 	if (m->used == m->cap) {
 		uint32_t cap = m->cap ? m->cap : 8;
@@ -146,7 +197,7 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 	int32_t *idx = map_index(m);
 	uint32_t perturb = h;
 	uint32_t i = h & m->mask;
-	while (idx[i] >= 0)
+	while (idx[i] != IDX_EMPTY)
 		i = map_probe_next(i, &perturb, m->mask);
 	idx[i] = (int32_t)m->used;
 	MapEntry *e = &MAP_ENTRIES(m)[m->used++];
@@ -158,16 +209,18 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 
 bool map_delete(ObjMap *m, Value key, Value *old)
 {
-	int64_t s = find_slot(m, key, value_hash(key));
+	int64_t hole;
+	int64_t s = find_slot(m, key, value_hash(key), &hole);
 	if (s < 0)
 		return false;
 	int32_t *idx = map_index(m);
 	MapEntry *e = &MAP_ENTRIES(m)[idx[s]];
 	if (old != NULL)
 		*old = e->value;
+	/* a hole: skipped by iteration, dropped by the next rebuild; it keeps
+	 * its index slot and its key, so lookups of the key end there */
+	e->value = e->key;
 	e->key = UNDEF_VAL;
-	e->value = NIL_VAL;
-	idx[s] = IDX_DELETED;
 	m->count--;
 	return true;
 }

@@ -48,7 +48,8 @@ static void mark_values(runtime *rt, const Value *v, size_t n)
 static void trace_list(runtime *rt, void *obj)
 {
 	ObjList *l = obj;
-	gcMark(rt, l->items); /* ignores vm_empty_buf, which is outside the heap */
+	if (!(l->obj.flags & OBJF_INLINE_ITEMS))
+		gcMark(rt, l->items); /* ignores vm_empty_buf, which is outside the heap */
 	mark_values(rt, LIST_ITEMS(l), l->count);
 }
 
@@ -341,6 +342,12 @@ ObjBuf vm_empty_buf;
 
 ObjList *list_new(GaleVM *vm, uint32_t cap)
 {
+	if (cap > 0 && cap <= LIST_INLINE_MAX) {
+		ObjList *l = obj_alloc(vm, offsetof(ObjList, items) + sizeof(Value) * cap, OBJ_LIST);
+		l->obj.flags |= OBJF_INLINE_ITEMS;
+		l->cap = cap;
+		return l;
+	}
 	ObjList *l = obj_alloc(vm, sizeof(ObjList), OBJ_LIST);
 	l->items = &vm_empty_buf;
 	if (cap > 0) {
@@ -361,7 +368,11 @@ static void list_reserve(GaleVM *vm, ObjList *l, uint32_t need)
 	uint32_t cap = l->cap < 8 ? 8 : l->cap * 2;
 	while (cap < need)
 		cap *= 2;
-	ObjBuf *b = buf_grow(vm, l->items, sizeof(Value) * l->count, sizeof(Value) * cap);
+	ObjBuf *b = buf_new(vm, sizeof(Value) * cap);
+	if (l->count > 0)
+		memcpy(b->data, LIST_ITEMS(l), sizeof(Value) * l->count);
+	/* inline items are copied out first: the pointer overlays them */
+	l->obj.flags &= (uint8_t)~OBJF_INLINE_ITEMS;
 	l->items = b;
 	l->cap = cap;
 }

@@ -22,6 +22,7 @@
 #include "vm/native.h"
 #include "vm/opcodes.h"
 #include "vm/vm.h"
+#include "vm/diag.h"
 
 #define TRACE_MAX_FRAMES 64
 
@@ -131,16 +132,41 @@ _Noreturn void vm_error(GaleVM *vm, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	/* The error may be that the temp-root stack is full ("too many
+	 * temporary roots"), and making the error pushes roots too: spill the
+	 * top temps onto the value stack (still scanned there) to make room,
+	 * and put them back before throwing. */
+	enum { SPILL = 8 };
+	int spilled = 0;
+	if (vm->temp_count > VM_MAX_TEMPS - SPILL) {
+		if (vm->stack == NULL || vm->sp + SPILL > vm->stack + vm->stack_cap)
+			vm_oom(vm); /* nowhere to root anything: the preallocated error */
+		spilled = vm->temp_count - (VM_MAX_TEMPS - SPILL);
+		vm->temp_count -= spilled;
+		for (int i = 0; i < spilled; i++)
+			*vm->sp++ = vm->temps[vm->temp_count + i];
+	}
 	ObjString *msg = str_cstr(vm, buf);
 	vm_push_root(vm, OBJ_VAL(msg));
 	ObjError *e = error_new(vm, msg);
 	vm_pop_root(vm);
+	/* objects never move, so the spilled values go back unchanged */
+	vm->sp -= spilled;
+	for (int i = 0; i < spilled; i++)
+		vm->temps[vm->temp_count++] = vm->sp[i];
 	vm_throw(vm, OBJ_VAL(e));
 }
 
 _Noreturn void vm_oom(GaleVM *vm)
 {
-	/* nothing may be allocated now: the error is preallocated */
+	/* nothing may be allocated now: the error is preallocated, except
+	 * while gale_new builds it, which then fails as a whole */
+	if (!IS_ERROR(vm->oom_error)) {
+		vm->thrown = NIL_VAL;
+		if (vm->jmp != NULL)
+			unwind(vm);
+		abort();
+	}
 	ObjError *e = AS_ERROR(vm->oom_error);
 	e->trace = NULL;
 	e->line = 0;
@@ -401,6 +427,7 @@ static Value builtin_method(GaleVM *vm, Value recv, ObjString *name)
 
 static _Noreturn void no_property(GaleVM *vm, Value recv, ObjString *name)
 {
+	diag_hint_for(vm, NULL, recv, name);
 	if (IS_INSTANCE(recv) || IS_MODULE(recv) || IS_ERROR(recv))
 		vm_error(vm, "undefined property '%s'", name->chars);
 	vm_error(vm, "%s has no property '%s'", value_type_name(recv), name->chars);
@@ -430,15 +457,19 @@ static bool invoke(GaleVM *vm, ObjString *name, int argc)
 			return call_value(vm, argc);
 		}
 		Value m = find_method(inst->klass, name);
-		if (IS_UNDEF(m))
+		if (IS_UNDEF(m)) {
+			diag_hint_for(vm, NULL, recv, name);
 			vm_error(vm, "undefined property '%s'", name->chars);
+		}
 		call_closure(vm, AS_CLOSURE(m), argc);
 		return true;
 	}
 	if (IS_MODULE(recv)) {
 		Value v = module_member(vm, AS_MODULE(recv), name);
-		if (IS_UNDEF(v))
+		if (IS_UNDEF(v)) {
+			diag_hint_for(vm, NULL, recv, name);
 			vm_error(vm, "module '%s' has no member '%s'", AS_MODULE(recv)->name->chars, name->chars);
+		}
 		vm->sp[-argc - 1] = v;
 		return call_value(vm, argc);
 	}
@@ -460,6 +491,7 @@ static bool invoke(GaleVM *vm, ObjString *name, int argc)
 	if (IS_UNDEF(m)) {
 		if (IS_ERROR(recv))
 			no_property(vm, recv, name);
+		diag_hint_for(vm, NULL, recv, name);
 		vm_error(vm, "%s has no method '%s'", value_type_name(recv), name->chars);
 	}
 	/* the receiver stays in the callee slot: natives see it as args[-1] */
@@ -637,6 +669,13 @@ static Value arith(GaleVM *vm, OpCode op, Value a, Value b)
 			return b;
 		if (t->len == 0)
 			return a;
+		if (s->len + t->len <= 256) {
+			/* short: join on the C stack; interning copies it once */
+			char tmp[256];
+			memcpy(tmp, s->chars, s->len);
+			memcpy(tmp + s->len, t->chars, t->len);
+			return OBJ_VAL(str_new(vm, tmp, s->len + t->len));
+		}
 		ObjBuf *buf = buf_new(vm, s->len + t->len);
 		char *d = (char *)buf->data;
 		memcpy(d, s->chars, s->len);
@@ -874,7 +913,7 @@ bool vm_pcall(GaleVM *vm, Value callee, int argc, const Value *argv, Value *out)
 
 #define READ_BYTE() (*ip++)
 #define READ_SHORT() (ip += 2, (uint16_t)(ip[-2] | (ip[-1] << 8)))
-#define SLOTS (vm->stack + frame->base)
+#define SLOTS slots /* vm->stack + frame->base, kept in a local like sp */
 /* Inside the loop the stack top lives in the local sp. It is stored into
  * vm->sp at every dispatch, so anything called from an instruction (an
  * allocation, a native, an error) sees the top as the instruction began; an
@@ -894,6 +933,7 @@ bool vm_pcall(GaleVM *vm, Value callee, int argc, const Value *argv, Value *out)
 		consts = FN_CONSTS(frame->closure->fn);              \
 		globals = MODULE_VALUES(frame->closure->fn->module); \
 		sp = vm->sp;                                         \
+		slots = vm->stack + frame->base;                     \
 	} while (0)
 #define LOAD_FRAME()                \
 	do {                        \
@@ -935,6 +975,7 @@ static bool execute(GaleVM *vm, uint32_t base_frames, uint32_t handler_base)
 	Value *consts;
 	Value *globals;
 	Value *sp;
+	Value *slots;
 	uint8_t op;
 
 	LOAD_FRAME();
@@ -961,7 +1002,20 @@ dispatch:
 		DISPATCH();
 	}
 	CASE(GET_LOCAL) { PUSH(SLOTS[READ_BYTE()]); DISPATCH(); }
-	CASE(SET_LOCAL) { SLOTS[READ_BYTE()] = PEEK(0); DISPATCH(); }
+/* An assignment statement stores and then pops: a store followed by POP
+ * does both in one dispatch (the POP stays, for jumps that land on it). */
+#define SKIP_POP()                         \
+	do {                               \
+		if (*ip == OP_POP) {       \
+			ip++;              \
+			sp--;              \
+		}                          \
+	} while (0)
+	CASE(SET_LOCAL) {
+		SLOTS[READ_BYTE()] = PEEK(0);
+		SKIP_POP();
+		DISPATCH();
+	}
 	CASE(GET_UPVAL) { PUSH(*frame->closure->upvalues[READ_BYTE()]->location); DISPATCH(); }
 	CASE(SET_UPVAL) { *frame->closure->upvalues[READ_BYTE()]->location = PEEK(0); DISPATCH(); }
 	CASE(GET_GLOBAL) {
@@ -971,8 +1025,10 @@ dispatch:
 			ObjModule *m = frame->closure->fn->module;
 			Value name = ((Value *)m->slot_names->data)[slot];
 			v = module_member(vm, vm->builtins, AS_STRING(name));
-			if (IS_UNDEF(v))
+			if (IS_UNDEF(v)) {
+				diag_hint_for(vm, m, NIL_VAL, AS_STRING(name));
 				vm_error(vm, "undefined variable '%s'", AS_CSTRING(name));
+			}
 		}
 		PUSH(v);
 		DISPATCH();
@@ -984,6 +1040,7 @@ dispatch:
 			vm_error(vm, "undefined variable '%s'", AS_CSTRING(((Value *)m->slot_names->data)[slot]));
 		}
 		globals[slot] = PEEK(0);
+		SKIP_POP();
 		DISPATCH();
 	}
 	CASE(DEFINE_GLOBAL) {
@@ -1022,6 +1079,7 @@ dispatch:
 		}
 		sp -= 2;
 		PUSH(v);
+		SKIP_POP();
 		DISPATCH();
 	}
 	CASE(GET_INDEX) {
@@ -1035,6 +1093,9 @@ dispatch:
 			if (i < 0 || i >= (int64_t)l->count)
 				vm_error(vm, "index out of range");
 			v = LIST_ITEMS(l)[i];
+		} else if (IS_MAP(obj) && IS_INT(idx)) {
+			Value *slot = map_find_int(AS_MAP(obj), AS_INT(idx));
+			v = slot != NULL ? *slot : NIL_VAL;
 		} else {
 			v = get_index(vm, obj, idx);
 		}
@@ -1044,9 +1105,16 @@ dispatch:
 	}
 	CASE(SET_INDEX) {
 		Value obj = PEEK(2), idx = PEEK(1), v = PEEK(0);
-		set_index(vm, obj, idx, v);
+		Value *slot;
+		if (IS_LIST(obj) && IS_INT(idx) && AS_INT(idx) >= 0 && AS_INT(idx) < (int64_t)AS_LIST(obj)->count)
+			LIST_ITEMS(AS_LIST(obj))[AS_INT(idx)] = v;
+		else if (IS_MAP(obj) && IS_INT(idx) && (slot = map_find_int(AS_MAP(obj), AS_INT(idx))) != NULL)
+			*slot = v;
+		else
+			set_index(vm, obj, idx, v);
 		sp -= 3;
 		PUSH(v);
+		SKIP_POP();
 		DISPATCH();
 	}
 	CASE(SLICE) {
@@ -1199,7 +1267,20 @@ dispatch:
 		sp--;
 		DISPATCH();
 	}
-	CASE(IDIV)
+	CASE(IDIV) {
+		Value b = PEEK(0), a = PEEK(1);
+		if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
+			/* a positive divisor: truncation rounds negatives the wrong way by one */
+			int64_t x = AS_INT(a), y = AS_INT(b), q = x / y;
+			sp[-2] = INT_VAL(q - (x % y != 0 && x < 0));
+		} else if (IS_FLOAT(a) && IS_FLOAT(b)) {
+			sp[-2] = FLOAT_VAL(floor(AS_FLOAT(a) / AS_FLOAT(b)));
+		} else {
+			sp[-2] = arith(vm, OP_IDIV, a, b);
+		}
+		sp--;
+		DISPATCH();
+	}
 	CASE(POW)
 	CASE(SHL)
 	CASE(SHR) {
@@ -1256,20 +1337,17 @@ dispatch:
 	CASE(LOOP) {
 		uint16_t off = READ_SHORT();
 		ip -= off;
-		if (vm->interrupted) {
-			vm->interrupted = 0;
+		if (vm->interrupted || --vm->steps_left < 0) {
 			frame->ip = ip;
-			vm_error(vm, "interrupted");
+			vm_stop(vm);
 		}
 		DISPATCH();
 	}
 	CASE(CALL) {
 		int argc = READ_BYTE();
 		frame->ip = ip;
-		if (vm->interrupted) {
-			vm->interrupted = 0;
-			vm_error(vm, "interrupted");
-		}
+		if (vm->interrupted || --vm->steps_left < 0)
+			vm_stop(vm);
 		Value callee = sp[-argc - 1];
 		if (!(IS_CLOSURE(callee) && fast_call(vm, AS_CLOSURE(callee), argc)))
 			call_value(vm, argc);
@@ -1281,10 +1359,8 @@ dispatch:
 		ObjString *name = AS_STRING(consts[READ_SHORT()]);
 		int argc = READ_BYTE();
 		frame->ip = ip;
-		if (vm->interrupted) {
-			vm->interrupted = 0;
-			vm_error(vm, "interrupted");
-		}
+		if (vm->interrupted || --vm->steps_left < 0)
+			vm_stop(vm);
 		Value recv = sp[-argc - 1];
 		if (IS_INSTANCE(recv)) {
 			/* a method (not shadowed by a field) called directly */
@@ -1292,6 +1368,15 @@ dispatch:
 			Value *m;
 			if (map_find_str(inst->fields, name) == NULL && (m = map_find_str(inst->klass->methods, name)) != NULL &&
 			    fast_call(vm, AS_CLOSURE(*m), argc)) {
+				LOAD_FRAME();
+				DISPATCH();
+			}
+		} else if (IS_OBJ(recv) && OBJ_KIND(recv) != OBJ_FOREIGN && OBJ_KIND(recv) != OBJ_MODULE &&
+		           vm->type_methods[OBJ_KIND(recv)] != NULL) {
+			/* a method of a built-in type: what invoke() finds, without its detours */
+			Value *m = map_find_str(vm->type_methods[OBJ_KIND(recv)], name);
+			if (m != NULL && IS_NATIVE(*m)) {
+				call_native(vm, AS_NATIVE(*m), argc);
 				LOAD_FRAME();
 				DISPATCH();
 			}
@@ -1591,6 +1676,93 @@ dispatch:
 	}
 	CASE(MODULE) {
 		PUSH(OBJ_VAL(frame->closure->fn->module));
+		DISPATCH();
+	}
+/* Fused operators (opcodes.h): the left operand is on the stack, the right
+ * one is a constant or a local, and the result replaces the left operand. */
+#define K_OPERAND (consts[READ_SHORT()])
+#define L_OPERAND (SLOTS[READ_BYTE()])
+#define FUSED_ARITH(NAME, BASE, OPERAND, OPR)                                                 \
+	CASE(NAME) {                                                                          \
+		Value b = OPERAND, a = PEEK(0);                                               \
+		if (IS_INT(a) && IS_INT(b))                                                   \
+			sp[-1] = INT_VAL((int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) AS_INT(b))); \
+		else if (IS_FLOAT(a) && IS_FLOAT(b))                                          \
+			sp[-1] = FLOAT_VAL(AS_FLOAT(a) OPR AS_FLOAT(b));                      \
+		else if (IS_NUMBER(a) && IS_NUMBER(b))                                        \
+			sp[-1] = FLOAT_VAL(AS_NUMBER(a) OPR AS_NUMBER(b));                    \
+		else                                                                          \
+			sp[-1] = arith(vm, OP_##BASE, a, b);                                  \
+		DISPATCH();                                                                   \
+	}
+	FUSED_ARITH(ADD_K, ADD, K_OPERAND, +)
+	FUSED_ARITH(SUB_K, SUB, K_OPERAND, -)
+	FUSED_ARITH(MUL_K, MUL, K_OPERAND, *)
+	FUSED_ARITH(ADD_L, ADD, L_OPERAND, +)
+	FUSED_ARITH(SUB_L, SUB, L_OPERAND, -)
+	FUSED_ARITH(MUL_L, MUL, L_OPERAND, *)
+#undef FUSED_ARITH
+/* As BRANCH_OR_PUSH above, for an instruction that consumed one operand. */
+#define FUSED_BRANCH_OR_PUSH(r)                                            \
+	do {                                                               \
+		if (*ip == OP_JUMP_IF_FALSE) {                             \
+			sp--;                                              \
+			uint16_t off_ = (uint16_t)(ip[1] | (ip[2] << 8));  \
+			ip += 3;                                           \
+			if (!(r))                                          \
+				ip += off_;                                \
+			DISPATCH();                                        \
+		}                                                          \
+		sp[-1] = BOOL_VAL(r);                                      \
+		DISPATCH();                                                \
+	} while (0)
+	CASE(EQ_K) {
+		bool r = value_equal(PEEK(0), K_OPERAND);
+		FUSED_BRANCH_OR_PUSH(r);
+	}
+	CASE(NE_K) {
+		bool r = !value_equal(PEEK(0), K_OPERAND);
+		FUSED_BRANCH_OR_PUSH(r);
+	}
+#define FUSED_COMPARE(NAME, OPSTR, OPERAND, CMP)                                      \
+	CASE(NAME) {                                                                  \
+		Value b = OPERAND, a = PEEK(0);                                       \
+		bool r;                                                               \
+		if (IS_INT(a) && IS_INT(b)) {                                         \
+			r = AS_INT(a) CMP AS_INT(b);                                  \
+		} else if (IS_FLOAT(a) && IS_FLOAT(b)) {                              \
+			r = AS_FLOAT(a) CMP AS_FLOAT(b);                              \
+		} else {                                                              \
+			int c = compare_values(vm, a, b, OPSTR);                      \
+			r = c != 2 && c CMP 0;                                        \
+		}                                                                     \
+		FUSED_BRANCH_OR_PUSH(r);                                              \
+	}
+	FUSED_COMPARE(LT_K, "<", K_OPERAND, <)
+	FUSED_COMPARE(LE_K, "<=", K_OPERAND, <=)
+	FUSED_COMPARE(GT_K, ">", K_OPERAND, >)
+	FUSED_COMPARE(GE_K, ">=", K_OPERAND, >=)
+	FUSED_COMPARE(LT_L, "<", L_OPERAND, <)
+	FUSED_COMPARE(LE_L, "<=", L_OPERAND, <=)
+	FUSED_COMPARE(GT_L, ">", L_OPERAND, >)
+	FUSED_COMPARE(GE_L, ">=", L_OPERAND, >=)
+#undef FUSED_COMPARE
+#undef FUSED_BRANCH_OR_PUSH
+#undef K_OPERAND
+#undef L_OPERAND
+	CASE(GET_LOCAL_FIELD) {
+		ObjString *name = AS_STRING(consts[READ_SHORT()]);
+		Value recv = SLOTS[READ_BYTE()];
+		if (IS_INSTANCE(recv)) {
+			Value *v = map_find_str(AS_INSTANCE(recv)->fields, name);
+			if (v != NULL) {
+				PUSH(*v);
+				DISPATCH();
+			}
+		}
+		PUSH(recv);
+		VM_SYNC();
+		sp[-1] = get_property(vm, recv, name);
 		DISPATCH();
 	}
 #ifdef GALE_SWITCH_DISPATCH

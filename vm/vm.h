@@ -72,6 +72,7 @@ struct GaleVM {
 	bool in_throw;     /* building a trace: no nested trace building */
 	int native_depth;  /* C recursion through vm_call */
 	volatile int interrupted;
+	int64_t steps_left; /* execution budget: loop back-edges and calls left */
 
 	/* weak intern table: slots with the string (NULL empty, TOMBSTONE
 	 * deleted) and its hash, so probes compare hashes without a load */
@@ -93,6 +94,7 @@ struct GaleVM {
 	ObjString *module_path_str; /* copied config.module_path */
 	const char *module_path;
 	ObjString *last_error; /* the last error report, for gale_error_message */
+	ObjModule *host_module; /* module of the last gale_eval, for gale_get_global */
 	ObjList *args;
 	Value *api_ret; /* result slot of the public C function being run */
 };
@@ -101,6 +103,10 @@ struct GaleVM {
 _Noreturn void vm_throw(GaleVM *vm, Value v);
 _Noreturn void vm_error(GaleVM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void vm_oom(GaleVM *vm);
+/* At a safe point with interrupted set or the budget spent: raises
+ * "interrupted" or "execution budget exceeded", or returns when the host's
+ * step hook grants more steps (api.c). */
+void vm_stop(GaleVM *vm);
 
 /* ---- rooting ---- */
 static inline void vm_push_root(GaleVM *vm, Value v)
