@@ -21,7 +21,7 @@ WARN     := -Wall -Wextra
 LINKFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN) -fvisibility=hidden
 BASEFLAGS = $(LINKFLAGS) -MMD -MP
 override CPPFLAGS += -I. -Iinclude -I$(B)/gen -D_GNU_SOURCE -DGALE_VERSION='"$(VERSION)"'
-LDLIBS   := -lffi -ldl -lm
+LDLIBS   := -lffi -ldl -lm -lpthread
 CLILIBS  := -lreadline
 
 LIB_SRC  := $(sort $(wildcard mem/*.c gc/*.c vm/*.c stdlib/*.c))
@@ -149,3 +149,81 @@ clean:
 	rm -rf build build-asan build-switch
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- reliability
+#   make fuzz            each libFuzzer target for FUZZTIME seconds (clang)
+#   make fuzz-ci         each target for 60 s, after replaying fuzz/regressions
+#   make fuzz-regress    replay every saved crash input (no fuzzing)
+#   make check-valgrind  a representative subset under valgrind
+# Targets live in fuzz/fuzz_<name>.c; build-fuzz/ holds a clang build of the
+# library with ASan, UBSan and coverage for libFuzzer. Seeds: every .gale
+# file of tests/ and examples/ (Gale targets) and fuzz/seeds/<name>/.
+FUZZTIME    ?= 60
+FUZZ_CC     ?= clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_NAMES  := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS   := $(FUZZ_NAMES:%=build-fuzz/fuzz_%)
+FUZZ_FLAGS  ?= -timeout=10 -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1
+
+.PHONY: fuzz fuzz-ci fuzz-build fuzz-regress fuzz-seeds check-valgrind
+
+ifneq ($(B),build-fuzz)
+build-fuzz/libgale.a: FORCE
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzzing needs clang (apt-get install clang)"; exit 1; }
+	$(MAKE) B=build-fuzz CC=$(FUZZ_CC) OPT=-O1 SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" build-fuzz/libgale.a
+endif
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libgale.a
+	$(FUZZ_CC) $(CPPFLAGS) -Ibuild-fuzz/gen -std=gnu11 $(WARN) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) \
+	    -o $@ $< build-fuzz/libgale.a $(LDLIBS) -lpthread
+
+fuzz-build: $(FUZZ_BINS)
+
+# Gale sources from the test suites become the seeds of the Gale targets.
+fuzz-seeds:
+	@mkdir -p build-fuzz/seeds/gale
+	@find tests examples -name '*.gale' -size -16k | while read f; do \
+	    cp "$$f" "build-fuzz/seeds/gale/$$(echo "$$f" | tr / _)"; done
+
+fuzz-regress: $(FUZZ_BINS)
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  if [ -d fuzz/regressions/$$n ] && [ -n "$$(ls fuzz/regressions/$$n)" ]; then \
+	    echo "== replay fuzz/regressions/$$n"; \
+	    build-fuzz/fuzz_$$n $(FUZZ_FLAGS) fuzz/regressions/$$n/* </dev/null >build-fuzz/replay_$$n.log 2>&1 \
+	      || { tail -40 build-fuzz/replay_$$n.log; exit 1; }; \
+	  fi; done
+
+# New interesting inputs go to build-fuzz/corpus/<name> (the first corpus
+# directory); a crash is written as build-fuzz/crash-* and fails the target.
+fuzz: $(FUZZ_BINS) fuzz-seeds
+	@set -e; for n in $(FUZZ_NAMES); do \
+	  mkdir -p build-fuzz/corpus/$$n; \
+	  seeds=fuzz/seeds/$$n; [ -d $$seeds ] || seeds=build-fuzz/seeds/gale; \
+	  echo "== fuzz_$$n for $(FUZZTIME) s"; \
+	  build-fuzz/fuzz_$$n $(FUZZ_FLAGS) -max_total_time=$(FUZZTIME) -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus/$$n $$seeds </dev/null >build-fuzz/fuzz_$$n.log 2>&1 \
+	    || { tail -60 build-fuzz/fuzz_$$n.log; exit 1; }; \
+	  grep -E '^(stat::number_of_executed_units|Done)' build-fuzz/fuzz_$$n.log | tail -1; \
+	done
+
+fuzz-ci: fuzz-regress
+	$(MAKE) fuzz FUZZTIME=60
+
+# Valgrind over a normal -O1 build (no sanitizers): an invalid read or write,
+# a use of uninitialised memory or a leak at VM free fails the run (exit 99;
+# the scripts themselves may end with 65 or 70).
+VALGRIND_SCRIPTS := $(sort $(wildcard tests/lang/*/*.gale tests/conformance/tests/errors/*.gale)) \
+                    $(wildcard examples/binary_trees.gale examples/closures.gale examples/classes.gale)
+check-valgrind:
+	@command -v valgrind >/dev/null || { echo "check-valgrind needs valgrind (apt-get install valgrind)"; exit 1; }
+	$(MAKE) B=build-valgrind OPT=-O1 all
+	@fail=0; for f in $(VALGRIND_SCRIPTS); do \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    build-valgrind/gale "$$f" </dev/null >/dev/null 2>build-valgrind/vg.log; rc=$$?; \
+	  if [ $$rc = 99 ] || [ $$rc -ge 128 ]; then echo "FAIL $$f (status $$rc)"; cat build-valgrind/vg.log; fail=1; fi; \
+	done; \
+	GALEDEBUG=gcstress=1 valgrind -q --error-exitcode=99 --leak-check=full build-valgrind/gale \
+	  examples/closures.gale >/dev/null 2>build-valgrind/vg.log || { [ $$? = 99 ] && cat build-valgrind/vg.log && fail=1; }; \
+	echo "valgrind: $(words $(VALGRIND_SCRIPTS)) scripts + 1 under gcstress"; exit $$fail
+
+FORCE:

@@ -7,6 +7,7 @@
  * mappedReady == Sys - HeapReleased hold (checked by readMemStats).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -65,12 +66,8 @@ static uintptr_t readUintFile(const char *path)
 	return v;
 }
 
-void memInit(void)
+static void memInitOnce(void)
 {
-	static bool done;
-	if (done)
-		return;
-	done = true;
 	long ps = sysconf(_SC_PAGESIZE);
 	/* Go's bounds: a power of two between 4 KiB and 512 KiB. */
 	if (ps >= 4096 && ps <= 512 * 1024 && (ps & (ps - 1)) == 0)
@@ -79,6 +76,14 @@ void memInit(void)
 	/* Huge pages larger than a page-allocator chunk (4 MiB) are ignored. */
 	if (h != 0 && (h & (h - 1)) == 0 && h <= 4u << 20)
 		physHugePageSize = h;
+}
+
+/* Runtimes may be created on several threads at once: read the page sizes
+ * exactly once, before any of them uses them. */
+void memInit(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, memInitOnce);
 }
 
 /* None -> Ready: the stat and mappedReady both grow by n. */
