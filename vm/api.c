@@ -528,7 +528,10 @@ GaleResult gale_eval_repl(GaleVM *vm, const char *source)
 	}
 	if (depth > 0)
 		return GALE_INCOMPLETE;
-	return run_source(vm, vm->repl, source, len, "<repl>", true);
+	/* After a script (gale -i script), the session continues in the script's
+	 * module, so its variables and functions are at hand, as with python -i. */
+	ObjModule *m = vm->host_module != NULL ? vm->host_module : vm->repl;
+	return run_source(vm, m, source, len, "<repl>", true);
 }
 
 typedef struct DisasmCtx {

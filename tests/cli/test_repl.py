@@ -376,13 +376,16 @@ def quit_command(home):
 def repl_after_script_with_dash_i(home):
     script = os.path.join(home, "s.gale")
     with open(script, "w") as f:
-        f.write('runtime.setGCPercent(77)\nprint("script ran")\n')
+        f.write('runtime.setGCPercent(77)\nlet answer = 41\nfn next(n) { return n + 1 }\nprint("script ran")\n')
     t = Term(home, args=["-i", script])
     t.expect("script ran")
     t.expect("> ")
     # the same VM: the script's setting is still there
     t.line("runtime.setGCPercent(100)")
     t.expect("77\n> ")
+    # and the same scope: the script's variables and functions
+    t.line("next(answer)")
+    t.expect("42\n> ")
     t.send("\x04")
     assert t.wait() == 0
     t.close()
