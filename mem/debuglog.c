@@ -7,7 +7,9 @@
  * with sysFreeOS: debugging memory is deliberately left out of every
  * statistic so enabling the log cannot change pacing (exception 3).
  */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,9 +19,11 @@
 #include "mem/runtime.h"
 
 /* Runtimes whose log is live, so a fatal error can print them all (mthrow
- * has no runtime at hand). Debugging only: not synchronised. */
+ * has no runtime at hand). VMs may live on different threads, so the list
+ * is guarded; each log itself belongs to its runtime's thread. */
 #define maxDlogRuntimes 16
 static runtime *dlogRuntimes[maxDlogRuntimes];
+static pthread_mutex_t dlogRuntimesLock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t dlog_nanotime(void)
 {
@@ -36,12 +40,14 @@ void dlogf(runtime *rt, const char *fmt, ...)
 		rt->dlog = sysAllocOS(sizeof(dlogger));
 		if (rt->dlog == NULL)
 			return; /* a debugging aid must never fail the runtime */
+		pthread_mutex_lock(&dlogRuntimesLock);
 		for (int i = 0; i < maxDlogRuntimes; i++) {
 			if (dlogRuntimes[i] == NULL) {
 				dlogRuntimes[i] = rt;
 				break;
 			}
 		}
+		pthread_mutex_unlock(&dlogRuntimesLock);
 	}
 	dlogger *l = rt->dlog;
 	/* Format on the stack first: a record is copied into the ring whole,
@@ -99,16 +105,22 @@ void dlog_dump(runtime *rt)
 
 void dlog_dumpAll(void)
 {
+	/* Called on the way to abort: never wait for the lock. */
+	bool locked = pthread_mutex_trylock(&dlogRuntimesLock) == 0;
 	for (int i = 0; i < maxDlogRuntimes; i++)
 		if (dlogRuntimes[i] != NULL)
 			dlog_dump(dlogRuntimes[i]);
+	if (locked)
+		pthread_mutex_unlock(&dlogRuntimesLock);
 }
 
 void dlog_release(runtime *rt)
 {
+	pthread_mutex_lock(&dlogRuntimesLock);
 	for (int i = 0; i < maxDlogRuntimes; i++)
 		if (dlogRuntimes[i] == rt)
 			dlogRuntimes[i] = NULL;
+	pthread_mutex_unlock(&dlogRuntimesLock);
 	if (rt->dlog != NULL)
 		sysFreeOS(rt->dlog, sizeof(dlogger));
 	rt->dlog = NULL;
