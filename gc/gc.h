@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mem/mstats.h" /* MemStats */
+#include "mem/malloc.h" /* mallocgc, stackalloc */
+#include "mem/mstats.h" /* MemStats, readMemStats, readMetrics */
 #include "mem/runtime.h" /* debugVars */
 
 typedef struct runtime runtime;
@@ -56,17 +57,7 @@ typedef struct gcKind {
  * reached but not traced. */
 void gcRegisterKind(runtime *rt, uint8_t kind, const gcKind *k);
 
-/*
- * Allocate size bytes whose first byte is set to kind. Zeroed when needzero
- * (the rest of the block's contents are otherwise unspecified). May run a
- * collection first. Returns NULL when the allocation would exceed maxHeap even
- * after a full collection, when the OS refuses memory, or when fault injection
- * (GALEDEBUG=failalloc=N) says so; the runtime stays usable.
- */
-void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero);
-
-/* Usable size of a heap object (its size class), for growable buffers. */
-size_t gcObjectSize(runtime *rt, void *obj);
+/* mallocgc(rt, size, kind, needzero) and gcObjectSize: see mem/malloc.h. */
 
 /* Mark obj reachable. obj must be an object's base pointer (as mallocgc
  * returned it). Ignores NULL, pointers outside the heap and pointers to free
@@ -106,19 +97,9 @@ void freeOSMemory(runtime *rt);
 int64_t setGCPercent(runtime *rt, int64_t percent);
 int64_t setMemoryLimit(runtime *rt, int64_t limit);
 
-void readMemStats(runtime *rt, MemStats *m);
+/* readMemStats and readMetrics: see mem/mstats.h. */
 
-/* runtime/metrics: fills up to max samples; returns how many exist. */
-typedef struct gcMetric {
-	const char *name;
-	uint64_t value;
-} gcMetric;
-int readMetrics(runtime *rt, gcMetric *out, int max);
-
-/* Manually managed memory on heap pages (Go's stacks: StackInuse). The VM's
- * value stack and frames live here. NULL on out of memory. */
-void *stackalloc(runtime *rt, size_t bytes);
-void stackfree(runtime *rt, void *p, size_t bytes);
+/* stackalloc and stackfree: see mem/malloc.h. */
 
 /* Debug switches parsed from gcConfig.debug, readable by the VM
  * (debugVars, mem/runtime.h: gctrace, scavtrace, gcpacertrace, gcstress,

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gc/gc.h"
 #include "mem/malloc.h"
 #include "mem/mcache.h"
 #include "mem/mcentral.h"

@@ -7,6 +7,7 @@
 #define GALE_MALLOC_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mem/geometry.h"
@@ -98,5 +99,27 @@ void *sysReserveAligned(void *v, uintptr_t size, uintptr_t align, uintptr_t *out
  */
 runtime *mallocinit(const char *debug);
 void runtimeRelease(runtime *rt);
+
+
+/* ---- the heap as the collector and the object model use it ---- */
+
+/* Byte 0 of every object is its kind, written here; the kind's noscan flag
+ * (rt->kindNoscan) picks the span class. */
+/*
+ * Allocate size bytes whose first byte is set to kind. Zeroed when needzero
+ * (the rest of the block's contents are otherwise unspecified). May run a
+ * collection first. Returns NULL when the allocation would exceed maxHeap even
+ * after a full collection, when the OS refuses memory, or when fault injection
+ * (GALEDEBUG=failalloc=N) says so; the runtime stays usable.
+ */
+void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero);
+
+/* Usable size of a heap object (its size class), for growable buffers. */
+size_t gcObjectSize(runtime *rt, void *obj);
+
+/* Manually managed memory on heap pages (Go's stacks: StackInuse). The VM's
+ * value stack and frames live here. NULL on out of memory. */
+void *stackalloc(runtime *rt, size_t bytes);
+void stackfree(runtime *rt, void *p, size_t bytes);
 
 #endif

@@ -7,7 +7,7 @@
  * and copying, as Go grows goroutine stacks. There are no per-size stack
  * caches: VM stacks are few and long-lived.
  */
-#include "gc/gc.h"
+#include "mem/malloc.h"
 #include "mem/mheap.h"
 #include "mem/runtime.h"
 

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gc/gc.h"
 #include "mem/mcache.h"
 #include "mem/mstats.h"
 #include "mem/runtime.h"

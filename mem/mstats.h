@@ -74,4 +74,14 @@ void readmemstats_check(runtime *rt);
 /* Heap goal as MemStats.NextGC reports it. */
 uint64_t memstats_heapGoal(runtime *rt);
 
+
+void readMemStats(runtime *rt, MemStats *m);
+
+/* runtime/metrics: fills up to max samples; returns how many exist. */
+typedef struct gcMetric {
+	const char *name;
+	uint64_t value;
+} gcMetric;
+int readMetrics(runtime *rt, gcMetric *out, int max);
+
 #endif
