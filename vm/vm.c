@@ -351,6 +351,10 @@ static bool call_value(GaleVM *vm, int argc)
 			ObjInstance *inst = instance_new(vm, k);
 			vm->sp[-argc - 1] = OBJ_VAL(inst);
 			if (IS_CLOSURE(k->init)) {
+				/* Name the class, which is what the user called. */
+				ObjFunction *init = AS_CLOSURE(k->init)->fn;
+				if (argc < init->arity || (argc > init->arity && !init->variadic))
+					arity_error(vm, callee, init->arity, argc, init->variadic);
 				call_closure(vm, AS_CLOSURE(k->init), argc);
 				return true;
 			}
@@ -384,7 +388,8 @@ static bool call_value(GaleVM *vm, int argc)
 			break;
 		}
 	}
-	vm_error(vm, "cannot call a %s value", value_type_name(callee));
+	const char *type = value_type_name(callee);
+	vm_error(vm, "cannot call %s %s value", strchr("aeiou", type[0]) ? "an" : "a", type);
 }
 
 static Value find_method(ObjClass *k, ObjString *name)
