@@ -795,6 +795,9 @@ static bool fuse_right_operand(Parser *p, OpCode op, uint32_t right)
 	case OP_ADD: k = OP_ADD_K, l = OP_ADD_L; break;
 	case OP_SUB: k = OP_SUB_K, l = OP_SUB_L; break;
 	case OP_MUL: k = OP_MUL_K, l = OP_MUL_L; break;
+	case OP_DIV: k = OP_DIV_K, l = OP__COUNT; break;
+	case OP_IDIV: k = OP_IDIV_K, l = OP__COUNT; break;
+	case OP_MOD: k = OP_MOD_K, l = OP__COUNT; break;
 	case OP_EQ: k = OP_EQ_K, l = OP__COUNT; break;
 	case OP_NE: k = OP_NE_K, l = OP__COUNT; break;
 	case OP_LT: k = OP_LT_K, l = OP_LT_L; break;

@@ -82,7 +82,10 @@ static uint32_t disasm_op(StrBuf *sb, ObjFunction *fn, uint32_t off)
 		next += 2;
 		break;
 	case FMT_INVOKE:
-		sb_addf(sb, " %u (%u args) ; ", rd16(a), a[2]);
+		if (op == OP_GET_LOCAL_FIELD)
+			sb_addf(sb, " %u (slot %u) ; ", rd16(a), a[2]);
+		else
+			sb_addf(sb, " %u (%u args) ; ", rd16(a), a[2]);
 		const_text(sb, FN_CONSTS(fn)[rd16(a)]);
 		next += 3;
 		break;

@@ -106,7 +106,10 @@
 	OP(LE_L, BYTE, 0)                       \
 	OP(GT_L, BYTE, 0)                       \
 	OP(GE_L, BYTE, 0)                       \
-	OP(GET_LOCAL_FIELD, INVOKE, 1)
+	OP(GET_LOCAL_FIELD, INVOKE, 1)          \
+	OP(DIV_K, SHORT, 0)                     \
+	OP(IDIV_K, SHORT, 0)                    \
+	OP(MOD_K, SHORT, 0)
 
 typedef enum OpCode {
 #define OP_ENUM(name, fmt, effect) OP_##name,

@@ -1354,8 +1354,18 @@ dispatch:
 		if (vm->interrupted || --vm->steps_left < 0)
 			vm_stop(vm);
 		Value callee = sp[-argc - 1];
-		if (!(IS_CLOSURE(callee) && fast_call(vm, AS_CLOSURE(callee), argc)))
-			call_value(vm, argc);
+		if (IS_CLOSURE(callee) && fast_call(vm, AS_CLOSURE(callee), argc)) {
+			/* the new frame is known: set the cached locals from it
+			 * directly (nothing ran, the stack has not moved) */
+			ObjFunction *fn = AS_CLOSURE(callee)->fn;
+			frame = &vm->frames[vm->frame_count - 1];
+			ip = FN_CODE(fn);
+			consts = FN_CONSTS(fn);
+			globals = MODULE_VALUES(fn->module);
+			slots = sp - argc - 1;
+			DISPATCH();
+		}
+		call_value(vm, argc);
 		/* even a completed native call may have grown (moved) the frames */
 		LOAD_FRAME();
 		DISPATCH();
@@ -1376,7 +1386,16 @@ dispatch:
 				LOAD_FRAME();
 				DISPATCH();
 			}
-		} else if (IS_OBJ(recv) && OBJ_KIND(recv) != OBJ_FOREIGN && OBJ_KIND(recv) != OBJ_MODULE &&
+		} else if (IS_MODULE(recv)) {
+			/* module.fn(args) (math.sqrt): the member called in place, as invoke() would */
+			Value v = module_member(vm, AS_MODULE(recv), name);
+			if (IS_NATIVE(v)) {
+				sp[-argc - 1] = v;
+				call_native(vm, AS_NATIVE(v), argc);
+				LOAD_FRAME();
+				DISPATCH();
+			}
+		} else if (IS_OBJ(recv) && OBJ_KIND(recv) != OBJ_FOREIGN &&
 		           vm->type_methods[OBJ_KIND(recv)] != NULL) {
 			/* a method of a built-in type: what invoke() finds, without its detours */
 			Value *m = map_find_str(vm->type_methods[OBJ_KIND(recv)], name);
@@ -1707,6 +1726,34 @@ dispatch:
 	FUSED_ARITH(SUB_L, SUB, L_OPERAND, -)
 	FUSED_ARITH(MUL_L, MUL, L_OPERAND, *)
 #undef FUSED_ARITH
+	CASE(DIV_K) {
+		Value b = K_OPERAND, a = PEEK(0);
+		if (IS_NUMBER(a) && IS_NUMBER(b))
+			sp[-1] = FLOAT_VAL(AS_NUMBER(a) / AS_NUMBER(b));
+		else
+			sp[-1] = arith(vm, OP_DIV, a, b);
+		DISPATCH();
+	}
+	CASE(IDIV_K) {
+		Value b = K_OPERAND, a = PEEK(0);
+		if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
+			int64_t x = AS_INT(a), y = AS_INT(b), q = x / y;
+			sp[-1] = INT_VAL(q - (x % y != 0 && x < 0));
+		} else {
+			sp[-1] = arith(vm, OP_IDIV, a, b);
+		}
+		DISPATCH();
+	}
+	CASE(MOD_K) {
+		Value b = K_OPERAND, a = PEEK(0);
+		if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
+			int64_t r = AS_INT(a) % AS_INT(b);
+			sp[-1] = INT_VAL(r < 0 ? r + AS_INT(b) : r);
+		} else {
+			sp[-1] = arith(vm, OP_MOD, a, b);
+		}
+		DISPATCH();
+	}
 /* As BRANCH_OR_PUSH above, for an instruction that consumed one operand. */
 #define FUSED_BRANCH_OR_PUSH(r)                                            \
 	do {                                                               \
