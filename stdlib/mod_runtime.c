@@ -6,15 +6,6 @@
 #include "gc/gc.h"
 #include "stdlib/stdlib.h"
 
-/* The unsigned MemStats fields of the language's section 9, by Go name. */
-#define MEMSTATS_FIELDS(X)                                                  \
-	X(Alloc) X(TotalAlloc) X(Sys) X(Lookups) X(Mallocs) X(Frees)            \
-	X(HeapAlloc) X(HeapSys) X(HeapIdle) X(HeapInuse) X(HeapReleased)        \
-	X(HeapObjects) X(StackInuse) X(StackSys) X(MSpanInuse) X(MSpanSys)      \
-	X(MCacheInuse) X(MCacheSys) X(BuckHashSys) X(GCSys) X(OtherSys)         \
-	X(NextGC) X(LastGC) X(PauseTotalNs) X(NumGC) X(NumForcedGC)             \
-	X(MappedReady)
-
 /* uint64 statistics as ints: none comes near 2^63 in a real heap. */
 static Value stat_int(uint64_t v)
 {
@@ -25,22 +16,7 @@ static void rt_memstats(GaleVM *vm, int argc, Value *args, Value *ret)
 {
 	(void)argc;
 	(void)args;
-	/* Read first: building the map allocates and so changes the heap. */
-	MemStats ms;
-	readMemStats(vm->rt, &ms);
-	ObjMap *m = map_new(vm);
-	vm_push_root(vm, OBJ_VAL(m));
-#define SET_FIELD(name) stdlib_map_set(vm, m, #name, stat_int((uint64_t)ms.name));
-	MEMSTATS_FIELDS(SET_FIELD)
-#undef SET_FIELD
-	/* The two signed settings: -1 (GC off) must stay -1. */
-	stdlib_map_set(vm, m, "MemoryLimit", INT_VAL(ms.MemoryLimit));
-	stdlib_map_set(vm, m, "GCPercent", INT_VAL(ms.GCPercent));
-	stdlib_map_set(vm, m, "GCCPUFraction", FLOAT_VAL(ms.GCCPUFraction));
-	stdlib_map_set(vm, m, "EnableGC", BOOL_VAL(ms.EnableGC));
-	stdlib_map_set(vm, m, "DebugGC", BOOL_VAL(ms.DebugGC));
-	vm_pop_root(vm);
-	*ret = OBJ_VAL(m);
+	vm_memstats_map(vm, ret);
 }
 
 /* Go's runtime/metrics names; the table has well under this many. */

@@ -408,21 +408,41 @@ static void core_input(GaleVM *vm, int argc, Value *args, Value *ret)
 	*ret = OBJ_VAL(sb_finish(&sb));
 }
 
+/* The unsigned MemStats fields, by Go name (spec section 9 and Go's extras). */
+#define MEMSTATS_FIELDS(X)                                                  \
+	X(Alloc) X(TotalAlloc) X(Sys) X(Lookups) X(Mallocs) X(Frees)            \
+	X(HeapAlloc) X(HeapSys) X(HeapIdle) X(HeapInuse) X(HeapReleased)        \
+	X(HeapObjects) X(StackInuse) X(StackSys) X(MSpanInuse) X(MSpanSys)      \
+	X(MCacheInuse) X(MCacheSys) X(BuckHashSys) X(GCSys) X(OtherSys)         \
+	X(NextGC) X(LastGC) X(PauseTotalNs) X(NumGC) X(NumForcedGC)             \
+	X(MappedReady)
+
+/* memstats() and runtime.memstats(): one map, built in one place. */
+void vm_memstats_map(GaleVM *vm, Value *ret)
+{
+	/* Read first: building the map allocates and so changes the heap. */
+	MemStats ms;
+	readMemStats(vm->rt, &ms);
+	ObjMap *m = map_new(vm);
+	vm_push_root(vm, OBJ_VAL(m));
+#define F(name) \
+	native_map_set_cstr(vm, m, #name, INT_VAL(ms.name > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ms.name));
+	MEMSTATS_FIELDS(F)
+#undef F
+	/* The two signed settings: -1 (GC off) must stay -1. */
+	native_map_set_cstr(vm, m, "MemoryLimit", INT_VAL(ms.MemoryLimit));
+	native_map_set_cstr(vm, m, "GCPercent", INT_VAL(ms.GCPercent));
+	native_map_set_cstr(vm, m, "GCCPUFraction", FLOAT_VAL(ms.GCCPUFraction));
+	native_map_set_cstr(vm, m, "EnableGC", BOOL_VAL(ms.EnableGC));
+	native_map_set_cstr(vm, m, "DebugGC", BOOL_VAL(ms.DebugGC));
+	vm_pop_root(vm);
+	*ret = OBJ_VAL(m);
+}
+
 static void core_memstats(GaleVM *vm, int argc, Value *args, Value *ret)
 {
 	(void)argc, (void)args;
-	GaleMemStats s;
-	gale_memstats(vm, &s);
-	ObjMap *m = map_new(vm);
-	vm_push_root(vm, OBJ_VAL(m));
-#define F(name) native_map_set_cstr(vm, m, #name, INT_VAL((int64_t)s.name));
-	F(Alloc) F(TotalAlloc) F(Sys) F(Mallocs) F(Frees) F(HeapAlloc) F(HeapSys) F(HeapIdle)
-	F(HeapInuse) F(HeapReleased) F(HeapObjects) F(StackInuse) F(StackSys) F(MSpanInuse)
-	F(MSpanSys) F(MCacheInuse) F(MCacheSys) F(BuckHashSys) F(GCSys) F(OtherSys) F(NextGC)
-	F(LastGC) F(PauseTotalNs) F(NumGC) F(NumForcedGC) F(MappedReady) F(MemoryLimit) F(GCPercent)
-#undef F
-	vm_pop_root(vm);
-	*ret = OBJ_VAL(m);
+	vm_memstats_map(vm, ret);
 }
 
 static const vm_reg core_funcs[] = {

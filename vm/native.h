@@ -63,6 +63,8 @@ static inline Value native_str(GaleVM *vm, const char *s, size_t n) { return OBJ
 static inline Value native_cstr(GaleVM *vm, const char *s) { return OBJ_VAL(str_cstr(vm, s)); }
 /* map[key] = v with a C string key (the key is interned). */
 void native_map_set_cstr(GaleVM *vm, ObjMap *m, const char *key, Value v);
+/* The memory statistics map of memstats() and runtime.memstats(). */
+void vm_memstats_map(GaleVM *vm, Value *ret);
 
 /* A module as a predefined global and importable name, made from a table.
  * The same table feeds gale_each_builtin (:help) and REPL completion. */
