@@ -37,9 +37,12 @@ typedef struct ErrorJmp {
 	struct ErrorJmp *prev;
 } ErrorJmp;
 
-#define VM_MAX_TEMPS 256
-#define VM_MAX_HANDLERS 1024
 #define VM_MAX_NATIVE_DEPTH 200
+/* Every level of native re-entry (toString inside str inside print, a sort
+ * comparator calling sort) holds a few temporaries: room for all of them, so
+ * deep re-entry ends in "stack overflow" rather than running out of roots. */
+#define VM_MAX_TEMPS (VM_MAX_NATIVE_DEPTH * 8)
+#define VM_MAX_HANDLERS 1024
 #define VM_MAX_PRINTING 256
 
 struct Compiler;
@@ -112,7 +115,7 @@ void vm_stop(GaleVM *vm);
 static inline void vm_push_root(GaleVM *vm, Value v)
 {
 	if (vm->temp_count >= VM_MAX_TEMPS)
-		vm_error(vm, "too many temporary roots");
+		vm_error(vm, "stack overflow");
 	vm->temps[vm->temp_count++] = v;
 }
 static inline void vm_pop_root(GaleVM *vm) { vm->temp_count--; }
