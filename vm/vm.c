@@ -170,10 +170,15 @@ _Noreturn void vm_oom(GaleVM *vm)
 	ObjError *e = AS_ERROR(vm->oom_error);
 	e->trace = NULL;
 	e->line = 0;
-	if (vm->frame_count > 0) {
-		const CallFrame *top = &vm->frames[vm->frame_count - 1];
-		e->line = frame_line(top);
-		e->file = top->closure ? top->closure->fn->module->path : NULL;
+	/* The place is the innermost Gale frame: a native (list.push, repeat)
+	 * has no line of its own. */
+	for (int i = vm->frame_count - 1; i >= 0; i--) {
+		const CallFrame *f = &vm->frames[i];
+		if (f->closure != NULL) {
+			e->line = frame_line(f);
+			e->file = f->closure->fn->module->path;
+			break;
+		}
 	}
 	vm->thrown = vm->oom_error;
 	if (vm->jmp == NULL) {
