@@ -167,8 +167,12 @@ static void core_len(GaleVM *vm, int argc, Value *args, Value *ret)
 		*ret = INT_VAL(AS_LIST(v)->count);
 	else if (IS_MAP(v))
 		*ret = INT_VAL(AS_MAP(v)->count);
-	else if (IS_RANGE(v))
-		*ret = INT_VAL(range_len(AS_RANGE(v)));
+	else if (IS_RANGE(v)) {
+		uint64_t n = range_len(AS_RANGE(v));
+		if (n > (uint64_t)INT64_MAX)
+			vm_error(vm, "len: the range has more than 2**63 - 1 values");
+		*ret = INT_VAL((int64_t)n);
+	}
 	else
 		native_type_error(vm, "len", "a string, list, map or range", v);
 }
@@ -284,12 +288,12 @@ static void core_list(GaleVM *vm, int argc, Value *args, Value *ret)
 		*ret = OBJ_VAL(l);
 	} else if (IS_RANGE(v)) {
 		ObjRange *r = AS_RANGE(v);
-		int64_t n = range_len(r);
+		uint64_t n = range_len(r);
 		if (n > (1 << 27))
 			vm_oom(vm);
 		ObjList *l = list_new(vm, (uint32_t)n);
-		for (int64_t i = 0; i < n; i++)
-			LIST_ITEMS(l)[i] = INT_VAL(r->start + i * r->step);
+		for (uint64_t i = 0; i < n; i++)
+			LIST_ITEMS(l)[i] = INT_VAL(range_at(r, i));
 		l->count = (uint32_t)n;
 		*ret = OBJ_VAL(l);
 	} else if (IS_STRING(v)) {

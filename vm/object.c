@@ -196,11 +196,20 @@ ObjRange *range_new(GaleVM *vm, int64_t start, int64_t end, int64_t step)
 	return r;
 }
 
-int64_t range_len(const ObjRange *r)
+/* How many values the range yields. Exact for every range: the count of
+ * range(-2**63, 2**63 - 1) is 2**64 - 1, which no int64 holds. */
+uint64_t range_len(const ObjRange *r)
 {
 	if (r->step > 0)
-		return r->end > r->start ? (int64_t)(((uint64_t)r->end - (uint64_t)r->start - 1) / (uint64_t)r->step + 1) : 0;
-	return r->end < r->start ? (int64_t)(((uint64_t)r->start - (uint64_t)r->end - 1) / (uint64_t)(-(r->step + 1) + 1ULL) + 1) : 0;
+		return r->end > r->start ? ((uint64_t)r->end - (uint64_t)r->start - 1) / (uint64_t)r->step + 1 : 0;
+	return r->end < r->start ? ((uint64_t)r->start - (uint64_t)r->end - 1) / (uint64_t)(-(r->step + 1) + 1ULL) + 1 : 0;
+}
+
+/* The i-th value (i < range_len): two's-complement arithmetic, since an
+ * intermediate i * step may leave the int64 range while the value does not. */
+int64_t range_at(const ObjRange *r, uint64_t i)
+{
+	return (int64_t)((uint64_t)r->start + i * (uint64_t)r->step);
 }
 
 ObjFunction *function_new(GaleVM *vm, ObjModule *module)

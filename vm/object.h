@@ -326,6 +326,7 @@ int module_slot(GaleVM *vm, ObjModule *m, ObjString *name);
 void module_set(GaleVM *vm, ObjModule *m, ObjString *name, Value v);
 ObjError *error_new(GaleVM *vm, ObjString *message);
 
-int64_t range_len(const ObjRange *r);
+uint64_t range_len(const ObjRange *r);
+int64_t range_at(const ObjRange *r, uint64_t i);
 
 #endif

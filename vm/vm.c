@@ -754,12 +754,13 @@ static Value get_index(GaleVM *vm, Value obj, Value idx)
 	}
 	if (IS_RANGE(obj) && IS_INT(idx)) {
 		ObjRange *r = AS_RANGE(obj);
-		int64_t n = range_len(r), i = AS_INT(idx);
-		if (i < 0)
-			i += n;
-		if (i < 0 || i >= n)
+		uint64_t n = range_len(r);
+		int64_t i = AS_INT(idx);
+		/* A negative index counts from the end: i + n in unsigned terms. */
+		uint64_t u = i < 0 ? n - (uint64_t)(-(i + 1)) - 1 : (uint64_t)i;
+		if ((i < 0 && (uint64_t)(-(i + 1)) >= n) || u >= n)
 			vm_error(vm, "index out of range");
-		return INT_VAL(r->start + i * r->step);
+		return INT_VAL(range_at(r, u));
 	}
 	vm_error(vm, "cannot index a %s value", value_type_name(obj));
 }
@@ -1602,8 +1603,15 @@ dispatch:
 		if (IS_RANGE(seq)) {
 			ObjRange *r = AS_RANGE(seq);
 			int64_t v;
-			if (__builtin_mul_overflow(pos, r->step, &v) || __builtin_add_overflow(v, r->start, &v) ||
-			    (r->step > 0 ? v >= r->end : v <= r->end)) {
+			if (__builtin_mul_overflow(pos, r->step, &v) || __builtin_add_overflow(v, r->start, &v)) {
+				/* pos * step left the int64 range: only the exact count
+				 * can tell whether the range goes on (rare, near the ends). */
+				if ((uint64_t)pos >= range_len(r)) {
+					ip += off;
+					DISPATCH();
+				}
+				v = range_at(r, (uint64_t)pos);
+			} else if (r->step > 0 ? v >= r->end : v <= r->end) {
 				ip += off;
 				DISPATCH();
 			}
