@@ -119,21 +119,6 @@ static void hookCollect(runtime *rt, int why)
 	gcStart(rt, why, false);
 }
 
-/* ---- the scavenger's share of the time ---- */
-
-/* The background scavenger has no thread: it gets ~1 % of the time since
- * its last call (bgscavenge's own sleep controller paces it further). */
-static void scavengeSome(runtime *rt, gcState *st, int64_t now)
-{
-	int64_t budget = (now - st->lastScavengeCall) / 100;
-	st->lastScavengeCall = now;
-	if (budget < 1000000)
-		budget = 1000000; /* bgscavenge charges at least 1 ms per run anyway */
-	if (budget > 10000000)
-		budget = 10000000; /* 10 ms */
-	bgscavenge(rt, budget);
-}
-
 /* ---- tracing ---- */
 
 /* Go's fmtNSAsMS: whole milliseconds from 10 ms, else two significant
@@ -219,8 +204,9 @@ void gcStart(runtime *rt, int why, bool forced)
 	rt->gcRunning = true;
 	dlogf(rt, "gc: start %" PRIu32 " why=%d", rt->memstats.numgc + 1, why);
 
-	/* Go's finishsweep_m wakes the scavenger; here it runs before the pause. */
-	scavengeSome(rt, st, nanotime());
+	/* Go's finishsweep_m wakes the scavenger; here it gets its turn before
+	 * the pause (it paces itself: at most its share of wall time). */
+	scavengerPoll(rt);
 
 	/* Sweep termination: the world stops; the limiter charges what ran
 	 * before as mutator time. */
@@ -303,9 +289,11 @@ void gcStart(runtime *rt, int why, bool forced)
 	dlogf(rt, "gc: end %" PRIu32 " marked=%" PRIu64 " pause=%" PRId64 "ns", ms->numgc,
 	      st->bytesMarked, pause);
 
-	/* Sweep completion: Go's scavenger.ready, then its share of time. */
+	/* Sweep completion: Go's scavenger.ready. gcControllerCommit paced the
+	 * scavenger; if a goal is unmet it starts now and allocation slow paths
+	 * keep polling it between cycles. */
 	scavengerReady(rt);
-	scavengeSome(rt, st, nanotime());
+	scavengerPoll(rt);
 
 	/* Finalizers run after the pause, still without nested cycles. */
 	runFinalizers(rt);
@@ -335,7 +323,6 @@ runtime *runtimeCreate(const gcConfig *cfg)
 	int64_t now = nanotime();
 	st->runtimeInitTime = now;
 	st->lastGCEnd = now;
-	st->lastScavengeCall = now;
 	gcCPULimiter_init(&st->limiter, now, 1);
 	rt->gcstate = st;
 

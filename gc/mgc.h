@@ -71,7 +71,6 @@ typedef struct gcState {
 	int64_t runtimeInitTime;
 	int64_t totalGCTime;       /* sum of pauses, for gc_cpu_fraction */
 	int64_t lastGCEnd;
-	int64_t lastScavengeCall;  /* for the ~1 % scavenger budget */
 	gcCPULimiterState limiter;
 	uint64_t limiterDeferred;  /* heap-triggered cycles skipped while limiting */
 	int64_t lastPause;

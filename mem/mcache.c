@@ -87,6 +87,8 @@ bool mcache_refill(runtime *rt, mcache *c, spanClass spc)
 	                    (int64_t)c->scanAlloc);
 	c->scanAlloc = 0;
 	c->alloc[spc] = s;
+	/* An allocation slow path: the background scavenger's turn. */
+	scavengerPoll(rt);
 	return true;
 }
 
@@ -113,6 +115,8 @@ mspan *mcache_allocLarge(runtime *rt, mcache *c, uintptr_t size, bool noscan)
 	/* On the full list so the sweeper finds it. */
 	mSpanList_insert(mcentral_fullSwept(&h->central[spc], h->sweepgen), s);
 	s->limit = s->startAddr + size;
+	/* An allocation slow path: the background scavenger's turn. */
+	scavengerPoll(rt);
 	return s;
 }
 

@@ -11,9 +11,9 @@
  * may hold free, unscavenged pages), then inside the chunk by
  * findScavengeCandidate, searching downward.
  */
-#include <math.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mem/mgcscavenge.h"
 #include "mem/runtime.h"
@@ -54,6 +54,7 @@ void gcPaceScavenger(runtime *rt, int64_t memoryLimit, uint64_t heapGoal, uint64
 	/* No cycle has finished: nothing to scale the retained heap by. */
 	if (lastHeapGoal == 0) {
 		s->gcPercentGoal = UINT64_MAX;
+		s->awake = s->memoryLimitGoal != UINT64_MAX;
 		return;
 	}
 	/*
@@ -72,6 +73,8 @@ void gcPaceScavenger(runtime *rt, int64_t memoryLimit, uint64_t heapGoal, uint64
 		s->gcPercentGoal = UINT64_MAX;
 	else
 		s->gcPercentGoal = gcPercentGoal;
+	/* Go's scavenger.wake: an unmet goal lets polls run it again. */
+	s->awake = s->gcPercentGoal != UINT64_MAX || s->memoryLimitGoal != UINT64_MAX;
 }
 
 bool scavengerShouldStop(runtime *rt)
@@ -80,48 +83,40 @@ bool scavengerShouldStop(runtime *rt)
 	       rt->gcController.mappedReady <= rt->scavenge.memoryLimitGoal;
 }
 
-/* ---- the PI controller ---- */
-
-bool piController_next(piController *c, double input, double setpoint, double period, double *out)
-{
-	double prop = c->kp * (setpoint - input);
-	double rawOutput = prop + c->errIntegral;
-	double output = rawOutput;
-	if (isinf(output) || isnan(output)) {
-		/* The inputs are nonsense: reset rather than propagate. */
-		piController_reset(c);
-		c->inputOverflow = true;
-		*out = c->min;
-		return false;
-	}
-	if (output < c->min)
-		output = c->min;
-	else if (output > c->max)
-		output = c->max;
-	/* Integrate, feeding back the clamping (anti-windup). */
-	if (c->ti != 0 && c->tt != 0) {
-		c->errIntegral += (c->kp * period / c->ti) * (setpoint - input) + (period / c->tt) * (output - rawOutput);
-		if (isinf(c->errIntegral) || isnan(c->errIntegral)) {
-			piController_reset(c);
-			c->errOverflow = true;
-			*out = c->min;
-			return false;
-		}
-	}
-	*out = output;
-	return true;
-}
-
-void piController_reset(piController *c) { c->errIntegral = 0; }
-
 /* ---- the background scavenger ---- */
 
-/* One step on the runtime's own heap, timed. */
+double scavengeFraction(void)
+{
+	/* Go's 1 % is of GOMAXPROCS (by default every CPU) times wall time. */
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > scavengeMaxProcs)
+		n = scavengeMaxProcs;
+	return (double)scavengePercent / 100.0 * (double)n;
+}
+
+/* CPU time of this thread, ns (0 if the clock is unavailable). */
+static int64_t scav_cputime(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * One step on the runtime's own heap, timed in CPU time of the thread:
+ * scavengePercent is a share of CPU, and on a loaded machine wall time
+ * would also charge the scavenger for the time it was not running (Go's
+ * scavenger, on its own thread, measures wall time). A step is tens to
+ * hundreds of microseconds, so the two clock reads (~0.5 us each) are cheap.
+ */
 static uintptr_t scavengeDefault(runtime *rt, uintptr_t n, int64_t *duration)
 {
-	int64_t start = scav_nanotime();
+	int64_t start = scav_cputime();
 	uintptr_t r = pageAlloc_scavengeUntil(&rt->mheap_.pages, n, NULL);
-	int64_t end = scav_nanotime();
+	int64_t end = scav_cputime();
 	/* A clock that did not move reports 0: the caller estimates instead. */
 	*duration = end > start ? end - start : 0;
 	return r;
@@ -135,15 +130,9 @@ static int64_t nanotimeDefault(runtime *rt)
 
 static void scavengerState_init(scavengerState *s)
 {
-	/* Go's tuning: reacts within a few seconds, bounded to 1:1000..1000:1. */
-	s->sleepController = (piController){
-		.kp = 0.3375,
-		.ti = 3.2e6,
-		.tt = 1e9,
-		.min = 0.001,
-		.max = 1000.0,
-	};
-	s->sleepRatio = startingScavSleepRatio;
+	/* A test may have fixed the fraction; otherwise Go's share. */
+	if (s->fraction <= 0 || s->fraction >= 1)
+		s->fraction = scavengeFraction();
 	s->parked = true;
 	if (s->nanotime == NULL)
 		s->nanotime = nanotimeDefault;
@@ -152,37 +141,6 @@ static void scavengerState_init(scavengerState *s)
 	if (s->shouldStop == NULL)
 		s->shouldStop = scavengerShouldStop;
 	s->inited = true;
-}
-
-/*
- * The end of a sleep (Go's scavengerState.sleep after the timer): feed the
- * controller the CPU fraction of the last work + sleep period. With one
- * thread, gomaxprocs is 1.
- */
-static void scavengerSleepDone(scavengerState *s, double worked, int64_t slept)
-{
-	if (s->controllerCooldown > 0) {
-		int64_t t = slept + (int64_t)worked;
-		if (t > s->controllerCooldown)
-			s->controllerCooldown = 0;
-		else
-			s->controllerCooldown -= t;
-		return;
-	}
-	/* The controller steers sleepRatio so worked/(worked+slept) tracks the
-	 * ideal fraction; its integral term absorbs the calls' irregular timing. */
-	double idealFraction = (double)scavengePercent / 100.0;
-	double cpuFraction = worked / ((double)slept + worked);
-	double ratio;
-	if (piController_next(&s->sleepController, cpuFraction, idealFraction, (double)slept + worked, &ratio)) {
-		s->sleepRatio = ratio;
-	} else {
-		/* Fall back to the starting ratio and leave the controller alone
-		 * for 5 s; the next scavtrace line reports it. */
-		s->sleepRatio = startingScavSleepRatio;
-		s->controllerCooldown = 5000000000LL;
-		s->printControllerReset = true;
-	}
 }
 
 /* Go's scavengerState.run, bounded by budget instead of minScavWorkTime. */
@@ -220,39 +178,63 @@ uintptr_t bgscavenge(runtime *rt, int64_t budget_ns)
 		scavengerState_init(s);
 	}
 	int64_t now = s->nanotime(rt);
-	/* parked: the last run found nothing, so there is no sleep to finish */
+	double budget = (double)minScavWorkTime;
+	/* parked: the last run found nothing, so there is no sleep to finish
+	 * and the run starts at once with the minimum work, as Go's wake-up. */
 	if (!s->parked) {
 		/* Still asleep: this call must not work. */
 		if (now < s->wakeTime)
 			return 0;
-		s->totalSlept += (double)(now - s->sleepStart);
-		scavengerSleepDone(s, s->lastWorked, now - s->sleepStart);
+		int64_t slept = now - s->sleepStart;
+		s->totalSlept += (double)slept;
 		s->parked = true;
+		/*
+		 * Polls arrive when the mutator reaches a slow path, usually after
+		 * wakeTime: give the run what the whole sleep earned, so work stays
+		 * at the fraction of wall time however late the poll came. Go needs
+		 * a PI controller here because it cannot see how long its timer
+		 * really slept; this clock can.
+		 */
+		budget = (double)slept * s->fraction / (1.0 - s->fraction);
+		if (budget < (double)minScavWorkTime)
+			budget = (double)minScavWorkTime;
+		if (budget > (double)maxScavWorkTime)
+			budget = (double)maxScavWorkTime;
 	}
+	if (budget_ns > 0)
+		budget = (double)budget_ns;
 
-	double budget = budget_ns > 0 ? (double)budget_ns : (double)minScavWorkTime;
 	double worked;
 	uintptr_t released = scavengerRun(rt, s, budget, &worked);
 	if (released == 0) {
-		/* Nothing to do: stay parked, the next call looks again. */
+		/* Nothing to do: park until the collector paces it again. */
+		s->awake = false;
 		return 0;
 	}
 	/* reported and reset by the next scavtrace line */
 	rt->mheap_.pages.scav.released += released;
 
-	/* Sleep in proportion to the work (at least the budget, as Go counts at
-	 * least minScavWorkTime), so the scavenger stays near its CPU share. */
-	if (worked < budget)
-		worked = budget;
+	/* Sleep in proportion to the work (at least minScavWorkTime, as Go
+	 * counts), so work is the fraction of work + sleep. */
+	if (worked < (double)minScavWorkTime)
+		worked = (double)minScavWorkTime;
 	worked *= 1 + scavengeCostRatio;
 	int64_t end = s->nanotime(rt);
-	s->lastWorked = worked;
 	s->sleepStart = end;
-	s->wakeTime = end + (int64_t)(worked / s->sleepRatio);
+	s->wakeTime = end + (int64_t)(worked * (1.0 - s->fraction) / s->fraction);
 	s->parked = false;
 	s->totalWorked += worked;
 	s->totalReleased += released;
 	return released;
+}
+
+void scavengerPoll(runtime *rt)
+{
+	/* The common case, a heap within its goals, costs one load. Never from
+	 * inside a heap operation (Go's scavenger takes the heap lock). */
+	if (!rt->scavenge.awake || rt->mheap_.locked)
+		return;
+	bgscavenge(rt, 0);
 }
 
 /* Go's mheap.scavengeAll: no goal, no budget, no sleep. */
@@ -281,12 +263,8 @@ void printScavTrace(runtime *rt, uintptr_t released, bool forced)
 	uint64_t util = retained ? inUse * 100 / retained : 0;
 	fprintf(stderr, "scav %lu KiB work, %lu KiB total, %lu%% util", (unsigned long)(released >> 10),
 	        (unsigned long)(sysMemStat_load(&rt->gcController.heapReleased) >> 10), (unsigned long)util);
-	if (forced) {
+	if (forced)
 		fprintf(stderr, " (forced)");
-	} else if (rt->scavenge.printControllerReset) {
-		fprintf(stderr, " [controller reset]");
-		rt->scavenge.printControllerReset = false;
-	}
 	fprintf(stderr, "\n");
 }
 

@@ -5,12 +5,18 @@
  * Two goals decide how much heap may stay Ready (see gcPaceScavenger):
  * a GOGC-based goal on heapRetained() and a memory-limit goal on
  * mappedReady. The background scavenger works towards them in 64 KiB
- * quanta. Go runs it in its own goroutine paced to 1 % of one CPU; a runtime
- * here has one thread, so bgscavenge runs synchronously with a time budget
- * at points the collector chooses (GC start, sweep completion, every so many
- * allocation slow paths), and Go's sleep controller decides whether a call
- * may work at all: after working w ns it "sleeps" w / sleepRatio ns, during
- * which calls return at once.
+ * quanta.
+ *
+ * Go runs it in its own goroutine at 1 % of total CPU (GOMAXPROCS procs),
+ * sleeping between runs and steering the sleep with a PI controller because
+ * timers overshoot. A runtime here has one thread, so the scavenger runs
+ * synchronously: the collector wakes it (gcPaceScavenger, with a goal
+ * unmet); allocation slow paths (mcache refills, large objects) and the
+ * collector's pauses poll it (scavengerPoll), as may idle points. While
+ * awake it alternates work and "sleep" so that work is scavengeFraction of
+ * wall time; a poll that comes late is given the work the elapsed time has
+ * earned (budget from wall time, capped), which makes the controller
+ * unnecessary.
  */
 #ifndef GALE_MGCSCAVENGE_H
 #define GALE_MGCSCAVENGE_H
@@ -29,30 +35,19 @@
 #define reduceExtraPercent 5
 /* Extra cost of released memory faulting back in (0 on Linux). */
 #define scavengeCostRatio 0.0
-#define startingScavSleepRatio 0.001
 /* The least work one background run accounts for, ns. */
 #define minScavWorkTime 1000000
+/* The most work one paced run may do, ns: a long quiet period must not turn
+ * into a long stall of the one thread. */
+#define maxScavWorkTime 10000000
+/* Go's GOMAXPROCS is the CPU count; a runtime here counts at most this many
+ * procs for scavengePercent, since its scavenger shares the mutator's
+ * thread. */
+#define scavengeMaxProcs 4
 /* Bytes per step of the background scavenger. */
 #define scavengeQuantum ((uintptr_t)64 << 10)
 /* Work assumed for a page when the clock did not move, ns. */
 #define approxWorkedNSPerPhysicalPage 10e3
-
-/* A proportional-integral controller with anti-windup (Go's piController,
- * in mgcpacer.go; it lives here because mem/ cannot depend on gc/). */
-typedef struct piController {
-	double kp;       /* proportional constant */
-	double ti;       /* integral time constant */
-	double tt;       /* reset time */
-	double min, max; /* output bounds */
-	double errIntegral;
-	bool errOverflow;   /* errIntegral overflowed at some point */
-	bool inputOverflow; /* an input produced Inf or NaN */
-} piController;
-
-/* Next output for input against setpoint over period; false (output min)
- * when the state overflowed and was reset. */
-bool piController_next(piController *c, double input, double setpoint, double period, double *out);
-void piController_reset(piController *c);
 
 typedef struct scavengerState {
 	/* Go's `scavenge` goals, in bytes; UINT64_MAX = met / inactive. */
@@ -62,14 +57,11 @@ typedef struct scavengerState {
 	/* The background scavenger. A zero struct is valid: bgscavenge sets it
 	 * up on first use. */
 	bool inited;
-	bool parked;             /* the last run found nothing: no sleep pending */
-	double sleepRatio;       /* work time / sleep time */
-	piController sleepController;
-	int64_t controllerCooldown; /* ns left before the controller runs again */
-	bool printControllerReset;
-	int64_t sleepStart;      /* when the current sleep began */
-	int64_t wakeTime;        /* calls before this return at once */
-	double lastWorked;       /* ns charged for the run before the sleep */
+	bool awake;      /* a goal was unmet when last paced: polls may run it */
+	bool parked;     /* the last run found nothing: no sleep pending */
+	double fraction; /* share of wall time for background work */
+	int64_t sleepStart; /* when the current sleep began */
+	int64_t wakeTime;   /* calls before this return at once */
 
 	/* Totals of background runs: work time charged and sleep time, in ns,
 	 * and bytes released. */
@@ -99,11 +91,23 @@ bool scavengerShouldStop(runtime *rt);
 
 /*
  * One background step: unless asleep, releases memory in 64 KiB quanta while
- * a goal is unmet, for up to budget_ns of work (<= 0: 1 ms), then sleeps
- * long enough to keep the scavenger near scavengePercent of CPU. Returns the
- * bytes released.
+ * a goal is unmet, for up to budget_ns of work, then sleeps long enough to
+ * keep the scavenger at its fraction of wall time. budget_ns <= 0 paces the
+ * run itself: minScavWorkTime on waking, else what the time since the sleep
+ * began has earned, at most maxScavWorkTime. Returns the bytes released.
  */
 uintptr_t bgscavenge(runtime *rt, int64_t budget_ns);
+
+/*
+ * The cheap call for allocation slow paths and idle points: returns at once
+ * unless the scavenger is awake, then runs a paced bgscavenge step (which
+ * itself returns at once while asleep).
+ */
+void scavengerPoll(runtime *rt);
+
+/* The share of wall time background scavenging aims for:
+ * scavengePercent of each CPU, counting at most scavengeMaxProcs. */
+double scavengeFraction(void);
 
 /* Releases every free page (debug.FreeOSMemory after its GC); prints a
  * "(forced)" scavtrace line. Returns the bytes released. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "page/pagetest.h"
 
@@ -504,7 +505,7 @@ static void verifyScavengerState(runtime *rt, uint64_t expWork)
 {
 	cr_assert_eq(rt->scavenge.totalReleased, expWork, "want %lu bytes of work done, got %lu",
 	             (unsigned long)expWork, (unsigned long)rt->scavenge.totalReleased);
-	double idealFraction = scavengePercent / 100.0;
+	double idealFraction = rt->scavenge.fraction;
 	double cpuFraction = (double)stubWorked / ((double)stubWorked + rt->scavenge.totalSlept);
 	cr_assert(cpuFraction >= idealFraction - 0.005 && cpuFraction <= idealFraction + 0.005,
 	          "want %f CPU fraction, got %f", idealFraction, cpuFraction);
@@ -554,8 +555,6 @@ Test(scavenge, Trace, .init = redirectStderr)
 	sysMemStat_add(&rt.gcController.heapReleased, 2 << 20);
 	printScavTrace(&rt, 64 << 10, false);
 	printScavTrace(&rt, 1 << 20, true);
-	rt.scavenge.printControllerReset = true;
-	printScavTrace(&rt, 0, false);
 	printScavTrace(&rt, 0, false);
 
 	/* The sweep-completion hook prints and resets the background count,
@@ -569,31 +568,119 @@ Test(scavenge, Trace, .init = redirectStderr)
 	fflush(stderr);
 	cr_assert_stderr_eq_str("scav 64 KiB work, 2048 KiB total, 50% util\n"
 	                        "scav 1024 KiB work, 2048 KiB total, 50% util (forced)\n"
-	                        "scav 0 KiB work, 2048 KiB total, 50% util [controller reset]\n"
 	                        "scav 0 KiB work, 2048 KiB total, 50% util\n"
 	                        "scav 8 KiB work, 2048 KiB total, 50% util\n");
 }
 
-/* ---- the sleep controller ---- */
+/* ---- pacing from wall time ---- */
 
-Test(scavenge, PIController)
+/* Go's share: 1 % of each CPU, at most scavengeMaxProcs of them. */
+Test(scavenge, Fraction)
 {
-	piController c = {.kp = 0.3375, .ti = 3.2e6, .tt = 1e9, .min = 0.001, .max = 1000.0};
-	double out;
-	/* Below the setpoint the output rises, clamped to max; above it falls,
-	 * clamped to min. */
-	cr_assert(piController_next(&c, 0.0, 0.01, 1e6, &out));
-	cr_assert_gt(out, 0.001);
-	for (int i = 0; i < 1000; i++)
-		cr_assert(piController_next(&c, 0.0, 0.01, 1e9, &out));
-	cr_assert_eq(out, 1000.0);
-	piController_reset(&c);
-	cr_assert(piController_next(&c, 1.0, 0.01, 1e6, &out));
-	cr_assert_eq(out, 0.001);
-	/* A nonsense input resets the state and reports failure. */
-	c.errIntegral = 5;
-	cr_assert(!piController_next(&c, INFINITY, 0.01, 1e6, &out));
-	cr_assert(c.inputOverflow);
-	cr_assert_eq(c.errIntegral, 0);
-	cr_assert_eq(out, c.min);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > scavengeMaxProcs)
+		n = scavengeMaxProcs;
+	cr_assert_float_eq(scavengeFraction(), (double)n * scavengePercent / 100.0, 1e-12);
+	cr_assert_leq(scavengeFraction(), 0.04);
+}
+
+/* Polls at irregular times, as allocation slow paths make them: each run
+ * gets what its sleep earned, so work stays at the fraction of wall time
+ * even though no poll comes exactly at the end of a sleep. */
+static void pollIrregularly(runtime *rt, int64_t maxGap)
+{
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 1000000 && availableWork > stopAt; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		simNow += 1000000 + (int64_t)(x % (uint64_t)maxGap);
+		scavengerPoll(rt);
+	}
+	cr_assert_leq(availableWork, stopAt, "work left after a million polls");
+}
+
+Test(scavenge, PacedFromWallTime)
+{
+	static runtime rt;
+	memInit();
+	rt.scavenge.nanotime = simClock;
+	rt.scavenge.scavenge = simScavenge;
+	rt.scavenge.shouldStop = simShouldStop;
+	rt.scavenge.fraction = 0.02;
+	simNow = 1000000000;
+	stubWorked = 0;
+	stopAt = 0;
+
+	/* Not awake: a poll does nothing, however much work there is. */
+	availableWork = 64 << 20;
+	scavengerPoll(&rt);
+	cr_assert_eq(availableWork, 64 << 20);
+	cr_assert_eq(rt.scavenge.totalReleased, 0);
+
+	/* Gaps of 1 to 250 ms: each run's budget stays under the cap. */
+	rt.scavenge.awake = true;
+	pollIrregularly(&rt, 250000000);
+	verifyScavengerState(&rt, 64 << 20);
+	/* The first run of a wake-up does minScavWorkTime at once. */
+	cr_assert_geq(stubWorked, minScavWorkTime);
+
+	/* Out of work: the next poll parks it and it stays asleep. */
+	scavengerPoll(&rt);
+	simNow += 1000000000;
+	scavengerPoll(&rt);
+	cr_assert(!rt.scavenge.awake);
+	cr_assert(rt.scavenge.parked);
+}
+
+/* A poll after a long quiet period does at most maxScavWorkTime. */
+Test(scavenge, PacedRunIsCapped)
+{
+	static runtime rt;
+	memInit();
+	rt.scavenge.nanotime = simClock;
+	rt.scavenge.scavenge = simScavenge;
+	rt.scavenge.shouldStop = simShouldStop;
+	rt.scavenge.fraction = 0.02;
+	simNow = 1000000000;
+	stubWorked = 0;
+	stopAt = 0;
+	availableWork = 1 << 30;
+	rt.scavenge.awake = true;
+	scavengerPoll(&rt);
+	/* Work is checked between 64 KiB steps: one step may overshoot. */
+	cr_assert_geq(stubWorked, minScavWorkTime);
+	cr_assert_lt(stubWorked, minScavWorkTime + workedTime(scavengeQuantum), "wake-up run: %ld ns",
+	             (long)stubWorked);
+	simNow += 60000000000LL; /* a minute without a poll */
+	int64_t before = stubWorked;
+	scavengerPoll(&rt);
+	cr_assert_geq(stubWorked - before, maxScavWorkTime);
+	cr_assert_lt(stubWorked - before, maxScavWorkTime + workedTime(scavengeQuantum) + 1);
+	/* And it then sleeps in proportion: 49 x the work at 2 %. */
+	int64_t worked = stubWorked - before;
+	cr_assert_eq(rt.scavenge.wakeTime - simNow, (int64_t)((double)worked * 0.98 / 0.02));
+}
+
+/* gcPaceScavenger wakes the scavenger exactly when a goal is unmet. */
+Test(scavenge, PaceWakes)
+{
+	static runtime rt;
+	const uint64_t M = 1 << 20;
+	rt.gcController.mappedReady = 96 * M;
+	gcPaceScavenger(&rt, 100 * M, 200 * M, 100 * M);
+	cr_assert(rt.scavenge.awake);
+	rt.gcController.mappedReady = 50 * M;
+	gcPaceScavenger(&rt, 100 * M, 200 * M, 100 * M);
+	cr_assert(!rt.scavenge.awake);
+	/* The GOGC goal: 10 MiB in use at the last mark, the heap goal halved:
+	 * retain 5.5 MiB; 64 MiB retained is over it. */
+	rt.memstats.lastHeapInUse = 10 * M;
+	sysMemStat_add(&rt.gcController.heapInUse, 10 * M);
+	sysMemStat_add(&rt.gcController.heapFree, 54 * M);
+	gcPaceScavenger(&rt, INT64_MAX, 100 * M, 200 * M);
+	cr_assert(rt.scavenge.awake);
+	cr_assert_eq(rt.scavenge.gcPercentGoal, alignUp(5 * M + M / 2, physPageSize));
 }
