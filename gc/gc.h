@@ -90,6 +90,10 @@ bool gcSetFinalizer(runtime *rt, void *obj);
 
 /* runtime.GC(): a full, forced collection. */
 void GC(runtime *rt);
+/* A point where the program waits or reads the clock: gives the background
+ * scavenger its turn (it otherwise runs from allocation slow paths), so a
+ * script that idles still returns free memory. Costs one load when idle. */
+void gcIdlePoll(runtime *rt);
 /* debug.FreeOSMemory(): a full collection, then every free page to the OS. */
 void freeOSMemory(runtime *rt);
 /* Both return the previous value and re-commit the pacer. A negative percent

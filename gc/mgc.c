@@ -381,6 +381,11 @@ void GC(runtime *rt)
 	gcStart(rt, 0, true);
 }
 
+void gcIdlePoll(runtime *rt)
+{
+	scavengerPoll(rt);
+}
+
 void freeOSMemory(runtime *rt)
 {
 	GC(rt);

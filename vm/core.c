@@ -391,6 +391,8 @@ static void core_input(GaleVM *vm, int argc, Value *args, Value *ret)
 		ObjString *p = value_to_string(vm, args[0]);
 		vm_write(vm, p->chars, p->len);
 	}
+	/* About to wait for a line: the scavenger's turn. */
+	gcIdlePoll(vm->rt);
 	fflush(stdout);
 	StrBuf sb;
 	sb_init(vm, &sb);
