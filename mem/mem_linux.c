@@ -8,6 +8,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#endif
+#endif
+#ifndef VALGRIND_MAKE_MEM_DEFINED
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
 
 #include "mem/mem.h"
 
@@ -86,6 +94,10 @@ void sysUnusedOS(void *v, uintptr_t n)
 	if ((p & (physPageSize - 1)) != 0 || (n & (physPageSize - 1)) != 0)
 		mthrow("unaligned sysUnused");
 	madvise(v, n, MADV_DONTNEED);
+	/* The kernel now reads these pages back as zeros, which the heap relies
+	 * on to skip zeroing fully released spans. Memcheck does not model
+	 * MADV_DONTNEED and would keep its old view of the bytes: tell it. */
+	VALGRIND_MAKE_MEM_DEFINED(v, n);
 }
 
 /* Ready -> Reserved (debug only): any later access faults. */
