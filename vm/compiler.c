@@ -325,7 +325,12 @@ static bool ends_with_lone(Parser *p, OpCode op, uint32_t len)
 
 static void emit_loop(Parser *p, int start)
 {
-	emit_op(p, OP_LOOP);
+	/* a lone POP just before (the body's last local) becomes part of the
+	 * jump back; a jump landing on it still pops, then loops */
+	if (ends_with_lone(p, OP_POP, 1))
+		FN_CODE(cur_fn(p))[cur_fn(p)->code_len - 1] = OP_POP_LOOP;
+	else
+		emit_op(p, OP_LOOP);
 	uint32_t off = cur_fn(p)->code_len - (uint32_t)start + 2;
 	if (off > 0xffff)
 		error(p, "loop body too large");
@@ -829,12 +834,35 @@ static void emit_binary(Parser *p, OpCode op, uint32_t right)
 		emit_op(p, op);
 }
 
+/* After fuse_right_operand made `local OP local` a GET_LOCAL then an _L
+ * form: one instruction with both slots (the left load is lone, so no jump
+ * lands between the two). */
+static void fuse_local_pair(Parser *p, uint32_t right)
+{
+	ObjFunction *f = cur_fn(p);
+	uint8_t *code = FN_CODE(f);
+	if (p->error_count > 0 || right < 2 || f->code_len != right + 2 || code[right - 2] != OP_GET_LOCAL)
+		return;
+	OpCode pair;
+	switch (code[right]) {
+	case OP_ADD_L: pair = OP_ADD_LL; break;
+	case OP_SUB_L: pair = OP_SUB_LL; break;
+	case OP_MUL_L: pair = OP_MUL_LL; break;
+	default: return;
+	}
+	code[right - 2] = (uint8_t)pair; /* code[right - 1]: the left slot already */
+	code[right] = code[right + 1];   /* the right slot */
+	f->code_len = right + 1;
+	p->c->last_op = right - 1; /* offset + 1 of the fused instruction */
+}
+
 static void binary(Parser *p, bool can_assign)
 {
 	(void)can_assign;
 	TokenType t = p->prev.type;
 	const Rule *r = rule(t);
 	uint32_t right = cur_fn(p)->code_len;
+	bool left_local = ends_with_lone(p, OP_GET_LOCAL, 2);
 	/* ** is right-associative: its right side binds at the same level */
 	parse_prec(p, t == TOK_STARSTAR ? PREC_POWER : (Prec)(r->prec + 1));
 	static const OpCode ops[TOK__COUNT] = {
@@ -845,6 +873,8 @@ static void binary(Parser *p, bool can_assign)
 		[TOK_LE] = OP_LE, [TOK_GT] = OP_GT, [TOK_GE] = OP_GE, [TOK_IS] = OP_IS,
 	};
 	emit_binary(p, ops[t], right);
+	if (left_local)
+		fuse_local_pair(p, right);
 }
 
 static void and_(Parser *p, bool can_assign)

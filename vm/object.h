@@ -48,7 +48,7 @@ typedef struct ObjBuf {
 typedef struct ObjString {
 	Obj obj;
 	uint32_t hash;
-	uint32_t pad;
+	uint32_t hint; /* entry number where it was last found as a field or method name (map_find_str) */
 	size_t len;
 	char chars[]; /* NUL-terminated for C convenience */
 } ObjString;
@@ -270,20 +270,28 @@ static inline uint32_t map_probe_next(uint32_t i, uint32_t *perturb, uint32_t ma
 }
 
 /* Where the value of a string key lives, or NULL: the field-lookup fast
- * path (interned keys compare by pointer, the hash is cached). */
+ * path (interned keys compare by pointer, the hash is cached). Instances of
+ * a class get their fields in the same order, so the entry number where a
+ * name was last found is tried first (an inline cache kept in the name);
+ * a live key is in one entry only, so a hit is the entry the probe finds. */
 static inline Value *map_find_str(ObjMap *m, ObjString *key)
 {
 	if (m->count == 0)
 		return NULL;
-	const int32_t *idx = (const int32_t *)m->index->data;
 	MapEntry *e = (MapEntry *)m->entries->data;
+	uint32_t hint = key->hint;
+	if (hint < m->used && e[hint].key.type == VAL_OBJ && e[hint].key.as.obj == (Obj *)key)
+		return &e[hint].value;
+	const int32_t *idx = (const int32_t *)m->index->data;
 	uint32_t perturb = key->hash;
 	for (uint32_t i = perturb & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
 		int32_t k = idx[i];
 		if (k == -1)
 			return NULL;
-		if (k >= 0 && e[k].key.type == VAL_OBJ && e[k].key.as.obj == (Obj *)key)
+		if (k >= 0 && e[k].key.type == VAL_OBJ && e[k].key.as.obj == (Obj *)key) {
+			key->hint = (uint32_t)k;
 			return &e[k].value;
+		}
 	}
 }
 

@@ -15,7 +15,10 @@
  * them when the right side is a lone constant or local, which saves a
  * dispatch and a push in `n - 1`, `i < n`, `x * x`. GET_LOCAL_FIELD is
  * GET_LOCAL then GET_FIELD (`b.x`, `self.n`): u16 name constant, u8 slot,
- * in the INVOKE layout.
+ * in the INVOKE layout. POP_LOOP is a POP followed by LOOP (the end of a
+ * loop body whose last local goes out of scope), in the LOOP layout.
+ * ADD_LL, SUB_LL and MUL_LL take both operands from locals (`i + j`): u8
+ * left slot, u8 right slot, in the SHORT layout.
  */
 #include <stdint.h>
 
@@ -109,7 +112,11 @@
 	OP(GET_LOCAL_FIELD, INVOKE, 1)          \
 	OP(DIV_K, SHORT, 0)                     \
 	OP(IDIV_K, SHORT, 0)                    \
-	OP(MOD_K, SHORT, 0)
+	OP(MOD_K, SHORT, 0)                     \
+	OP(POP_LOOP, LOOP, -1)                  \
+	OP(ADD_LL, SHORT, 1)                    \
+	OP(SUB_LL, SHORT, 1)                    \
+	OP(MUL_LL, SHORT, 1)
 
 typedef enum OpCode {
 #define OP_ENUM(name, fmt, effect) OP_##name,

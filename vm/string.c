@@ -123,6 +123,7 @@ ObjString *str_new(GaleVM *vm, const char *chars, size_t len)
 	/* chars may point into a rooted heap block; allocation does not move it */
 	ObjString *s = obj_alloc(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
 	s->len = len;
+	s->hint = 0;
 	memcpy(s->chars, chars, len);
 	s->chars[len] = '\0';
 	str_insert(vm, s, h);
@@ -138,6 +139,7 @@ ObjString *str_alloc(GaleVM *vm, size_t len)
 		vm_oom(vm);
 	ObjString *s = obj_alloc(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
 	s->len = len;
+	s->hint = 0;
 	return s;
 }
 

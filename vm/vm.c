@@ -1354,6 +1354,17 @@ dispatch:
 		}
 		DISPATCH();
 	}
+	CASE(POP_LOOP) {
+		uint16_t off = READ_SHORT();
+		sp--;
+		ip -= off;
+		if (vm->interrupted || --vm->steps_left < 0) {
+			frame->ip = ip;
+			vm->sp = sp;
+			vm_stop(vm);
+		}
+		DISPATCH();
+	}
 	CASE(CALL) {
 		int argc = READ_BYTE();
 		frame->ip = ip;
@@ -1449,18 +1460,29 @@ dispatch:
 		DISPATCH();
 	}
 	CASE(RETURN) {
-		Value result = POP();
-		uint32_t base = frame->base;
-		close_upvalues(vm, vm->stack + base);
-		vm->frame_count--;
-		while (vm->handler_count > handler_base && vm->handlers[vm->handler_count - 1].frame_count > vm->frame_count)
+		Value result = sp[-1];
+		ObjFunction *callee = frame->closure->fn;
+		if (vm->open_upvalues != NULL)
+			close_upvalues(vm, SLOTS);
+		uint32_t fc = --vm->frame_count;
+		while (vm->handler_count > handler_base && vm->handlers[vm->handler_count - 1].frame_count > fc)
 			vm->handler_count--;
-		sp = vm->stack + base;
-		PUSH(result);
+		SLOTS[0] = result;
+		sp = SLOTS + 1;
 		VM_SYNC();
-		if (vm->frame_count == base_frames)
+		if (fc == base_frames)
 			return true;
-		LOAD_FRAME();
+		/* back in the caller's frame: a recursive return keeps the
+		 * function's constants and module variables (the locals are
+		 * current for the module: anything that moves them reloads) */
+		frame = &vm->frames[fc - 1];
+		ip = frame->ip;
+		slots = vm->stack + frame->base;
+		ObjFunction *caller = frame->closure->fn;
+		if (caller != callee) {
+			consts = FN_CONSTS(caller);
+			globals = MODULE_VALUES(caller->module);
+		}
 		DISPATCH();
 	}
 	CASE(LIST) {
@@ -1815,6 +1837,28 @@ dispatch:
 #undef FUSED_BRANCH_OR_PUSH
 #undef K_OPERAND
 #undef L_OPERAND
+/* Both operands locals (ADD_LL ...): u8 left slot, u8 right slot. */
+#define LOCAL_PAIR_ARITH(NAME, BASE, OPR)                                                     \
+	CASE(NAME) {                                                                          \
+		Value a = SLOTS[ip[0]], b = SLOTS[ip[1]];                                     \
+		ip += 2;                                                                      \
+		if (IS_INT(a) && IS_INT(b))                                                   \
+			PUSH(INT_VAL((int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) AS_INT(b))));   \
+		else if (IS_FLOAT(a) && IS_FLOAT(b))                                          \
+			PUSH(FLOAT_VAL(AS_FLOAT(a) OPR AS_FLOAT(b)));                         \
+		else if (IS_NUMBER(a) && IS_NUMBER(b))                                        \
+			PUSH(FLOAT_VAL(AS_NUMBER(a) OPR AS_NUMBER(b)));                       \
+		else {                                                                        \
+			PUSH(a);                                                              \
+			VM_SYNC();                                                            \
+			sp[-1] = arith(vm, OP_##BASE, a, b);                                  \
+		}                                                                             \
+		DISPATCH();                                                                   \
+	}
+	LOCAL_PAIR_ARITH(ADD_LL, ADD, +)
+	LOCAL_PAIR_ARITH(SUB_LL, SUB, -)
+	LOCAL_PAIR_ARITH(MUL_LL, MUL, *)
+#undef LOCAL_PAIR_ARITH
 	CASE(GET_LOCAL_FIELD) {
 		ObjString *name = AS_STRING(consts[READ_SHORT()]);
 		Value recv = SLOTS[READ_BYTE()];
