@@ -73,6 +73,10 @@ static uint32_t disasm_op(StrBuf *sb, ObjFunction *fn, uint32_t off)
 		}
 		next += 2;
 		break;
+	case FMT_SLOTS:
+		sb_addf(sb, " slot %u, slot %u", a[0], a[1]);
+		next += 2;
+		break;
 	case FMT_JUMP:
 		sb_addf(sb, " -> %05u", off + 3 + rd16(a));
 		next += 2;

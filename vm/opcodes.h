@@ -2,9 +2,10 @@
  * opcodes.h — every instruction, written once:
  *   OP(name, operand format, stack effect)
  * Formats: NONE; BYTE (u8); SHORT (u16: a constant, a slot or a module
- * slot); JUMP (u16 forward offset); LOOP (u16 backward offset); INVOKE (u16
- * name constant, u8 argc); FORITER (u8 slot, u8 variable count, u16 forward
- * offset); CLOSURE (u16 function constant, then per upvalue u8 is_local,
+ * slot); SLOTS (u8 left slot, u8 right slot); JUMP (u16 forward offset);
+ * LOOP (u16 backward offset); INVOKE (u16 name constant, u8 argc); FORITER
+ * (u8 slot, u8 variable count, u16 forward offset); CLOSURE (u16 function
+ * constant, then per upvalue u8 is_local,
  * u8 index). Operands are little-endian. A stack effect of VAR means the
  * compiler accounts for it by hand. The enum, the name table, the operand
  * decoder of the disassembler and the dispatch table are all derived from
@@ -18,7 +19,7 @@
  * in the INVOKE layout. POP_LOOP is a POP followed by LOOP (the end of a
  * loop body whose last local goes out of scope), in the LOOP layout.
  * ADD_LL, SUB_LL and MUL_LL take both operands from locals (`i + j`): u8
- * left slot, u8 right slot, in the SHORT layout.
+ * left slot, u8 right slot (the SLOTS format, two bytes like SHORT).
  */
 #include <stdint.h>
 
@@ -114,9 +115,9 @@
 	OP(IDIV_K, SHORT, 0)                    \
 	OP(MOD_K, SHORT, 0)                     \
 	OP(POP_LOOP, LOOP, -1)                  \
-	OP(ADD_LL, SHORT, 1)                    \
-	OP(SUB_LL, SHORT, 1)                    \
-	OP(MUL_LL, SHORT, 1)
+	OP(ADD_LL, SLOTS, 1)                    \
+	OP(SUB_LL, SLOTS, 1)                    \
+	OP(MUL_LL, SLOTS, 1)
 
 typedef enum OpCode {
 #define OP_ENUM(name, fmt, effect) OP_##name,
@@ -125,7 +126,7 @@ typedef enum OpCode {
 	OP__COUNT
 } OpCode;
 
-typedef enum OpFormat { FMT_NONE, FMT_BYTE, FMT_SHORT, FMT_JUMP, FMT_LOOP, FMT_INVOKE, FMT_FORITER, FMT_CLOSURE } OpFormat;
+typedef enum OpFormat { FMT_NONE, FMT_BYTE, FMT_SHORT, FMT_SLOTS, FMT_JUMP, FMT_LOOP, FMT_INVOKE, FMT_FORITER, FMT_CLOSURE } OpFormat;
 
 #define VAR 0 /* stack effect handled by the compiler */
 
