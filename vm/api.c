@@ -841,9 +841,9 @@ static const char *api_name(GaleVM *vm)
 	return f->native ? f->native->name->chars : "?";
 }
 
-GaleType gale_arg_type(GaleVM *vm, int i)
+/* The public type of a value. */
+static GaleType type_of(Value v)
 {
-	Value v = api_arg(vm, i);
 	switch (v.type) {
 	case VAL_NIL: return GALE_TNIL;
 	case VAL_BOOL: return GALE_TBOOL;
@@ -860,6 +860,11 @@ GaleType gale_arg_type(GaleVM *vm, int i)
 	if (IS_CLOSURE(v) || IS_NATIVE(v) || IS_KIND(v, OBJ_BOUND))
 		return GALE_TFUNCTION;
 	return GALE_TOTHER;
+}
+
+GaleType gale_arg_type(GaleVM *vm, int i)
+{
+	return type_of(api_arg(vm, i));
 }
 
 bool gale_arg_bool(GaleVM *vm, int i) { return !value_falsy(api_arg(vm, i)); }
@@ -986,25 +991,6 @@ void gale_pop(GaleVM *vm, int n)
 		vm->sp -= n;
 }
 
-static GaleType type_of(Value v)
-{
-	switch (v.type) {
-	case VAL_NIL: return GALE_TNIL;
-	case VAL_BOOL: return GALE_TBOOL;
-	case VAL_INT: return GALE_TINT;
-	case VAL_FLOAT: return GALE_TFLOAT;
-	default: break;
-	}
-	if (IS_STRING(v))
-		return GALE_TSTRING;
-	if (IS_LIST(v))
-		return GALE_TLIST;
-	if (IS_MAP(v))
-		return GALE_TMAP;
-	if (IS_CLOSURE(v) || IS_NATIVE(v) || IS_KIND(v, OBJ_BOUND))
-		return GALE_TFUNCTION;
-	return GALE_TOTHER;
-}
 
 GaleType gale_type(GaleVM *vm, int idx)
 {
