@@ -7,10 +7,8 @@ Ends with the line "N passed, M failed"; exits non-zero on failure.
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 GALE = os.path.abspath(os.environ.get("GALE", "build/gale"))
 
@@ -40,12 +38,7 @@ def expect(result, status=0, out=None, err_has=None, out_has=None):
     return code, o, e
 
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+from harness import run_all, test
 
 
 def write(d, name, text):
@@ -323,25 +316,5 @@ def input_reads_stdin_lines(d):
     expect(run([s], stdin="one\ntwo\n"), out="one two nil\n")
 
 
-def main():
-    passed = failed = 0
-    only = sys.argv[1:]
-    for fn in TESTS:
-        if only and fn.__name__ not in only:
-            continue
-        d = tempfile.mkdtemp(prefix="gale-cli-")
-        try:
-            fn(d)
-            passed += 1
-            print("ok   %s" % fn.__name__)
-        except Exception as ex:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print("FAIL %s: %s" % (fn.__name__, ex))
-        finally:
-            shutil.rmtree(d, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    run_all("gale-cli-")

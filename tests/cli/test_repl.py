@@ -9,10 +9,8 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 GALE = os.path.abspath(os.environ.get("GALE", "build/gale"))
@@ -107,12 +105,7 @@ class Term:
         os.close(self.fd)
 
 
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
+from harness import run_all, test
 
 
 def started(home, **kw):
@@ -403,25 +396,5 @@ def modules_are_predefined(home):
     t.close()
 
 
-def main():
-    passed = failed = 0
-    only = sys.argv[1:]
-    for fn in TESTS:
-        if only and fn.__name__ not in only:
-            continue
-        home = tempfile.mkdtemp(prefix="gale-repl-")
-        try:
-            fn(home)
-            passed += 1
-            print("ok   %s" % fn.__name__)
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print("FAIL %s: %s" % (fn.__name__, e))
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    run_all("gale-repl-")
