@@ -8,7 +8,6 @@ Ends with the line "N passed, M failed"; exits non-zero on failure.
 import os
 import re
 import subprocess
-import sys
 
 GALE = os.path.abspath(os.environ.get("GALE", "build/gale"))
 

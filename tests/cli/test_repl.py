@@ -10,7 +10,6 @@ import pty
 import re
 import select
 import signal
-import sys
 import time
 
 GALE = os.path.abspath(os.environ.get("GALE", "build/gale"))
