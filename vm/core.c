@@ -423,6 +423,12 @@ static void core_input(GaleVM *vm, int argc, Value *args, Value *ret)
 	X(NextGC) X(LastGC) X(PauseTotalNs) X(NumGC) X(NumForcedGC)             \
 	X(MappedReady)
 
+/* An unsigned statistic as an int: none comes near 2^63 in a real heap. */
+static Value stat_value(uint64_t v)
+{
+	return INT_VAL(v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
 /* memstats() and runtime.memstats(): one map, built in one place. */
 void vm_memstats_map(GaleVM *vm, Value *ret)
 {
@@ -431,8 +437,7 @@ void vm_memstats_map(GaleVM *vm, Value *ret)
 	readMemStats(vm->rt, &ms);
 	ObjMap *m = map_new(vm);
 	vm_push_root(vm, OBJ_VAL(m));
-#define F(name) \
-	native_map_set_cstr(vm, m, #name, INT_VAL(ms.name > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)ms.name));
+#define F(name) native_map_set_cstr(vm, m, #name, stat_value(ms.name));
 	MEMSTATS_FIELDS(F)
 #undef F
 	/* The two signed settings: -1 (GC off) must stay -1. */
