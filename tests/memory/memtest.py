@@ -18,6 +18,7 @@ MiB = 1 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 failures = []
+passes = 0
 
 
 def skip_if_sanitized():
@@ -32,16 +33,18 @@ def skip_if_sanitized():
 
 def check(cond, what):
     """Record one assertion; the test exits non-zero at the end if any failed."""
+    global passes
     print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
+    if cond:
+        passes += 1
+    else:
         failures.append(what)
 
 
 def finish():
+    print("%d passed, %d failed" % (passes, len(failures)))
     if failures:
-        print("%d check(s) failed" % len(failures))
         sys.exit(1)
-    print("all checks passed")
 
 
 def script(name):
