@@ -3,8 +3,8 @@
  *
  * floor, ceil and round give ints (a float outside the int range, inf or nan
  * is an error rather than an undefined conversion); abs, min and max keep the
- * type of their argument. random uses xoshiro256** seeded by splitmix64; its
- * state is per thread, so VMs on one thread share one sequence.
+ * type of their argument. random uses xoshiro256** seeded by splitmix64; each
+ * VM has its own state, so VMs never share or disturb one sequence.
  */
 #include <math.h>
 #include <stdint.h>
@@ -201,9 +201,6 @@ static void math_max(GaleVM *vm, int argc, Value *args, Value *ret)
 
 /* ---- random ---- */
 
-static _Thread_local uint64_t rng[4];
-static _Thread_local bool rng_seeded;
-
 static uint64_t splitmix64(uint64_t *x)
 {
 	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
@@ -212,12 +209,12 @@ static uint64_t splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-static void rng_seed(uint64_t seed)
+static void rng_seed(GaleVM *vm, uint64_t seed)
 {
 	/* splitmix64 spreads any seed, 0 included, over the whole state. */
 	for (int i = 0; i < 4; i++)
-		rng[i] = splitmix64(&seed);
-	rng_seeded = true;
+		vm->rng[i] = splitmix64(&seed);
+	vm->rng_seeded = true;
 }
 
 static inline uint64_t rotl(uint64_t x, int k)
@@ -226,13 +223,14 @@ static inline uint64_t rotl(uint64_t x, int k)
 }
 
 /* xoshiro256** */
-static uint64_t rng_next(void)
+static uint64_t rng_next(GaleVM *vm)
 {
-	if (!rng_seeded) {
+	uint64_t *rng = vm->rng;
+	if (!vm->rng_seeded) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		rng_seed((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40)
-		         ^ (uint64_t)(uintptr_t)&rng);
+		rng_seed(vm, (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40)
+		             ^ (uint64_t)(uintptr_t)vm);
 	}
 	uint64_t result = rotl(rng[1] * 5, 7) * 9;
 	uint64_t t = rng[1] << 17;
@@ -247,12 +245,12 @@ static uint64_t rng_next(void)
 
 /* Uniform in [0, n) without modulo bias (Lemire's method would do too; this
  * rejection loop is simpler and runs twice at worst on average). */
-static uint64_t rng_below(uint64_t n)
+static uint64_t rng_below(GaleVM *vm, uint64_t n)
 {
 	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
 	uint64_t x;
 	do
-		x = rng_next();
+		x = rng_next(vm);
 	while (x >= limit);
 	return x % n;
 }
@@ -261,7 +259,7 @@ static void math_random(GaleVM *vm, int argc, Value *args, Value *ret)
 {
 	if (argc == 0) {
 		/* 53 random bits: every double in [0, 1) on the 2^-53 grid. */
-		*ret = FLOAT_VAL((double)(rng_next() >> 11) * 0x1.0p-53);
+		*ret = FLOAT_VAL((double)(rng_next(vm) >> 11) * 0x1.0p-53);
 		return;
 	}
 	if (argc != 2)
@@ -271,7 +269,7 @@ static void math_random(GaleVM *vm, int argc, Value *args, Value *ret)
 	if (a > b)
 		vm_error(vm, "math.random: empty interval [%lld, %lld]", (long long)a, (long long)b);
 	uint64_t span = (uint64_t)b - (uint64_t)a;
-	uint64_t off = span == UINT64_MAX ? rng_next() : rng_below(span + 1);
+	uint64_t off = span == UINT64_MAX ? rng_next(vm) : rng_below(vm, span + 1);
 	*ret = INT_VAL((int64_t)((uint64_t)a + off));
 }
 
@@ -283,10 +281,10 @@ static void math_seed(GaleVM *vm, int argc, Value *args, Value *ret)
 		double d = AS_FLOAT(args[0]);
 		uint64_t bits;
 		memcpy(&bits, &d, sizeof bits);
-		rng_seed(bits);
+		rng_seed(vm, bits);
 		return;
 	}
-	rng_seed((uint64_t)native_int(vm, args, 0, "math.seed"));
+	rng_seed(vm, (uint64_t)native_int(vm, args, 0, "math.seed"));
 }
 
 static const vm_reg math_funcs[] = {

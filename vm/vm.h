@@ -74,6 +74,8 @@ struct GaleVM {
 	ObjString *throw_file;
 	bool in_throw;     /* building a trace: no nested trace building */
 	int native_depth;  /* C recursion through vm_call */
+	uint64_t rng[4];   /* math.random's xoshiro256** state, per VM */
+	bool rng_seeded;
 	volatile int interrupted;
 	int64_t steps_left; /* execution budget: loop back-edges and calls left */
 

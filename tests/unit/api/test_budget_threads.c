@@ -221,3 +221,29 @@ Test(vms, two_threads_each_with_its_own_vm)
 		cr_expect_gt(w[i].collections, 0);
 	}
 }
+
+Test(vms, each_vm_has_its_own_random_sequence)
+{
+	/* The same seed gives the same draws in a VM whether or not another VM
+	 * on the same thread draws in between. */
+	const char *draw = "print(math.random(1, 1000000), math.random(1, 1000000))";
+	Capture ca, cb, cc;
+	GaleVM *a = capture_vm(&ca, NULL);
+	GaleVM *b = capture_vm(&cb, NULL);
+	GaleVM *c = capture_vm(&cc, NULL);
+	cr_assert(a && b && c);
+	gale_open_libs(a);
+	gale_open_libs(b);
+	gale_open_libs(c);
+	cr_assert_eq(eval_str(a, "math.seed(7)"), GALE_OK);
+	cr_assert_eq(eval_str(c, "math.seed(7)"), GALE_OK);
+	cr_assert_eq(eval_str(a, draw), GALE_OK);
+	cr_assert_eq(eval_str(b, "math.seed(99)\nfor i in range(100) { math.random() }"), GALE_OK);
+	cr_assert_eq(eval_str(a, draw), GALE_OK);
+	cr_assert_eq(eval_str(c, draw), GALE_OK);
+	cr_assert_eq(eval_str(c, draw), GALE_OK);
+	cr_expect_str_eq(ca.out, cc.out);
+	gale_free(a);
+	gale_free(b);
+	gale_free(c);
+}
