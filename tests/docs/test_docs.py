@@ -44,11 +44,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from outputs import compare, sanitizer_flags  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GALE = os.path.abspath(os.environ.get("GALE", os.path.join(ROOT, "build", "gale")))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 TIMEOUT = 60
-WILDCARD = "{...}"
 
 # Documents whose owner has not finished them yet may be listed here, each
 # with the reason, to skip their examples. Keep it empty when possible.
@@ -120,27 +122,6 @@ def examples(path, notes=None):
     return found
 
 
-def line_matches(want, got):
-    if WILDCARD not in want:
-        return want == got
-    pattern = ".*?".join(re.escape(part) for part in want.split(WILDCARD))
-    return re.fullmatch(pattern, got) is not None
-
-
-def compare(want, got):
-    want, got = want.splitlines(), got.splitlines()
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else None
-        g = got[i] if i < len(got) else None
-        if w is None:
-            return "output line %d: unexpected extra output %r" % (i + 1, g)
-        if g is None:
-            return "output line %d: output ended; expected %r" % (i + 1, w)
-        if not line_matches(w, g):
-            return "output line %d:\n  expected %r\n  got      %r" % (i + 1, w, g)
-    return None
-
-
 def run(workdir, args, program=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GALE")}
     try:
@@ -175,22 +156,10 @@ def check(workdir, kind, source, expected, filename):
     status, out = run(workdir, ["example.gale"])
     if status is None:
         return out
-    problem = compare(expected, out)
+    problem = compare(expected.splitlines(), out.splitlines(), "output line")
     if problem:
         return "%s\nfull output (exit status %d):\n%s" % (problem, status, out)
     return None
-
-
-def sanitizer_flags(lib):
-    """A library built with sanitizers needs them at link time too."""
-    with open(lib, "rb") as f:
-        data = f.read()
-    flags = []
-    if b"__asan_" in data:
-        flags.append("-fsanitize=address")
-    if b"__ubsan_" in data:
-        flags.append("-fsanitize=undefined")
-    return flags
 
 
 def check_c(workdir, source, expected):
@@ -213,7 +182,7 @@ def check_c(workdir, source, expected):
     if status != 0:
         return "exit status %d:\n%s" % (status, out)
     if expected is not None:
-        problem = compare(expected, out)
+        problem = compare(expected.splitlines(), out.splitlines(), "output line")
         if problem:
             return "%s\nfull output:\n%s" % (problem, out)
     return None

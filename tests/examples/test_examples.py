@@ -35,25 +35,15 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from outputs import compare, sanitizer_flags  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GALE = os.path.abspath(os.environ.get("GALE", os.path.join(ROOT, "build", "gale")))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 TIMEOUT = 120
 
 EXPECT = re.compile(r"#\s*expect:\s?(.*)$")
-WILDCARD = "{...}"
-
-
-def sanitizer_flags(lib):
-    """A library built with sanitizers needs them at link time too."""
-    with open(lib, "rb") as f:
-        data = f.read()
-    flags = []
-    if b"__asan_" in data:
-        flags.append("-fsanitize=address")
-    if b"__ubsan_" in data:
-        flags.append("-fsanitize=undefined")
-    return flags
 
 
 def clean_env():
@@ -74,27 +64,6 @@ def expected_output(path):
             if m:
                 lines.append(m.group(1))
     return lines or None
-
-
-def line_matches(want, got):
-    if WILDCARD not in want:
-        return want == got
-    pattern = ".*?".join(re.escape(part) for part in want.split(WILDCARD))
-    return re.fullmatch(pattern, got) is not None
-
-
-def compare(want, got):
-    """None when the lines match, else a description of the first difference."""
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else None
-        g = got[i] if i < len(got) else None
-        if w is None:
-            return "line %d: unexpected extra output %r" % (i + 1, g)
-        if g is None:
-            return "line %d: output ended; expected %r" % (i + 1, w)
-        if not line_matches(w, g):
-            return "line %d:\n  expected %r\n  got      %r" % (i + 1, w, g)
-    return None
 
 
 def run_example(path):
