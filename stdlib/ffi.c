@@ -789,7 +789,7 @@ static void ffi_fn(GaleVM *vm, int argc, Value *args, Value *ret)
 	void *addr;
 	if (!pointer_address(args[0], &addr) || addr == NULL)
 		vm_error(vm, "%s: expected a non-NULL pointer, got %s", fname, value_type_name(args[0]));
-	ObjString *name = str_cstr(vm, "foreign function");
+	ObjString *name = str_intern_cstr(vm, "foreign function");
 	vm_push_root(vm, OBJ_VAL(name));
 	*ret = make_fn(vm, fname, addr, NULL, name, argc - 1, args + 1);
 	vm_pop_root(vm);

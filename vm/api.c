@@ -178,13 +178,13 @@ static void init_body(GaleVM *vm, void *ctx)
 {
 	const GaleConfig *config = ctx;
 	str_table_init(vm);
-	vm->s_init = str_cstr(vm, "init");
-	vm->s_toString = str_cstr(vm, "toString");
-	vm->s_iter = str_cstr(vm, "iter");
-	vm->s_next = str_cstr(vm, "next");
-	vm->s_message = str_cstr(vm, "message");
-	vm->s_trace = str_cstr(vm, "trace");
-	ObjString *name = str_cstr(vm, "builtins");
+	vm->s_init = str_intern_cstr(vm, "init");
+	vm->s_toString = str_intern_cstr(vm, "toString");
+	vm->s_iter = str_intern_cstr(vm, "iter");
+	vm->s_next = str_intern_cstr(vm, "next");
+	vm->s_message = str_intern_cstr(vm, "message");
+	vm->s_trace = str_intern_cstr(vm, "trace");
+	ObjString *name = str_intern_cstr(vm, "builtins");
 	vm_push_root(vm, OBJ_VAL(name));
 	vm->builtins = module_new(vm, name, name);
 	vm_pop_root(vm);
@@ -198,7 +198,7 @@ static void init_body(GaleVM *vm, void *ctx)
 		vm->module_path = vm->module_path_str->chars;
 	}
 	core_open(vm);
-	name = str_cstr(vm, "repl");
+	name = str_intern_cstr(vm, "repl");
 	vm_push_root(vm, OBJ_VAL(name));
 	ObjString *path = str_cstr(vm, "<repl>");
 	vm_push_root(vm, OBJ_VAL(path));
@@ -1244,7 +1244,7 @@ typedef struct GlobalCtx {
 static void set_global_body(GaleVM *vm, void *ctx)
 {
 	GlobalCtx *g = ctx;
-	ObjString *name = str_cstr(vm, g->name);
+	ObjString *name = str_intern_cstr(vm, g->name);
 	vm_push_root(vm, OBJ_VAL(name));
 	module_set(vm, vm->builtins, name, g->value);
 	vm_pop_root(vm);

@@ -365,7 +365,7 @@ static void emit_const(Parser *p, Value v) { emit_op_short(p, OP_CONST, add_cons
 
 static void emit_binary(Parser *p, OpCode op, uint32_t right);
 
-static ObjString *intern_tok(Parser *p, const Token *t) { return str_new(p->vm, t->start, t->length); }
+static ObjString *intern_tok(Parser *p, const Token *t) { return str_intern_new(p->vm, t->start, t->length); }
 
 static uint32_t name_const(Parser *p, const Token *t) { return add_const(p, OBJ_VAL(intern_tok(p, t))); }
 
@@ -491,7 +491,7 @@ static int resolve_upvalue(Parser *p, Compiler *c, const char *name, size_t len)
 
 static int global_slot(Parser *p, const char *name, size_t len)
 {
-	ObjString *s = str_new(p->vm, name, len);
+	ObjString *s = str_intern_new(p->vm, name, len);
 	vm_push_root(p->vm, OBJ_VAL(s));
 	int slot = module_slot(p->vm, p->module, s);
 	vm_pop_root(p->vm);
@@ -590,7 +590,7 @@ static void number(Parser *p, bool can_assign)
 static uint32_t string_index(Parser *p, const Token *t)
 {
 	if (t->type == TOK_RAW_STRING)
-		return add_const(p, OBJ_VAL(str_new(p->vm, t->start, t->length)));
+		return add_const(p, OBJ_VAL(str_intern_new(p->vm, t->start, t->length)));
 	char small[256];
 	char *out = small;
 	ObjBuf *b = NULL;
@@ -600,7 +600,8 @@ static uint32_t string_index(Parser *p, const Token *t)
 		out = (char *)b->data;
 	}
 	size_t n = lex_unescape(t->start, t->length, out);
-	ObjString *s = str_new(p->vm, out, n);
+	/* literals are interned like names: they are often keys or compared */
+	ObjString *s = str_intern_new(p->vm, out, n);
 	if (b != NULL)
 		vm_pop_root(p->vm);
 	return add_const(p, OBJ_VAL(s));
@@ -645,7 +646,7 @@ static void string(Parser *p, bool can_assign)
 	}
 	p->ignore_nl = old;
 	if (parts == 0) {
-		emit_const(p, OBJ_VAL(str_new(p->vm, "", 0)));
+		emit_const(p, OBJ_VAL(str_intern_new(p->vm, "", 0)));
 	} else {
 		emit_op_byte(p, OP_BUILD_STRING, (uint8_t)parts);
 		adjust(p, 1 - parts);

@@ -80,7 +80,7 @@ void native_map_set_cstr(GaleVM *vm, ObjMap *m, const char *key, Value v)
 {
 	vm_push_root(vm, OBJ_VAL(m));
 	vm_push_root(vm, v);
-	ObjString *k = str_cstr(vm, key);
+	ObjString *k = str_intern_cstr(vm, key);
 	vm_push_root(vm, OBJ_VAL(k));
 	map_set(vm, m, OBJ_VAL(k), v);
 	vm->temp_count -= 3;
@@ -88,7 +88,7 @@ void native_map_set_cstr(GaleVM *vm, ObjMap *m, const char *key, Value v)
 
 ObjModule *vm_define_module(GaleVM *vm, const char *name, const vm_reg *funcs)
 {
-	ObjString *s = str_cstr(vm, name);
+	ObjString *s = str_intern_cstr(vm, name);
 	vm_push_root(vm, OBJ_VAL(s));
 	ObjModule *m = module_new(vm, s, s);
 	vm_push_root(vm, OBJ_VAL(m));
@@ -98,7 +98,7 @@ ObjModule *vm_define_module(GaleVM *vm, const char *name, const vm_reg *funcs)
 		snprintf(full, sizeof full, "%s.%s", name, r->name);
 		ObjNative *n = native_new(vm, full, r->fn, r->arity, r->doc);
 		vm_push_root(vm, OBJ_VAL(n));
-		ObjString *member = str_cstr(vm, r->name);
+		ObjString *member = str_intern_cstr(vm, r->name);
 		vm_push_root(vm, OBJ_VAL(member));
 		module_set(vm, m, member, OBJ_VAL(n));
 		vm->temp_count -= 2;
@@ -112,7 +112,7 @@ void vm_module_set_value(GaleVM *vm, ObjModule *m, const char *name, Value v)
 {
 	vm_push_root(vm, OBJ_VAL(m));
 	vm_push_root(vm, v);
-	ObjString *s = str_cstr(vm, name);
+	ObjString *s = str_intern_cstr(vm, name);
 	vm_push_root(vm, OBJ_VAL(s));
 	module_set(vm, m, s, v);
 	vm->temp_count -= 3;
@@ -180,7 +180,8 @@ static void core_len(GaleVM *vm, int argc, Value *args, Value *ret)
 static void core_type(GaleVM *vm, int argc, Value *args, Value *ret)
 {
 	(void)argc;
-	*ret = OBJ_VAL(str_cstr(vm, value_type_name(args[0])));
+	/* a handful of names: the interned one exists, so nothing is allocated */
+	*ret = OBJ_VAL(str_intern_cstr(vm, value_type_name(args[0])));
 }
 
 static void core_str(GaleVM *vm, int argc, Value *args, Value *ret)
@@ -791,9 +792,7 @@ static void l_join(GaleVM *vm, int argc, Value *args, Value *ret)
 			memcpy(d, e->chars, e->len);
 			d += e->len;
 		}
-		vm_push_root(vm, OBJ_VAL(s));
-		*ret = OBJ_VAL(str_intern(vm, s));
-		vm_pop_root(vm);
+		*ret = OBJ_VAL(str_finish(vm, s));
 		return;
 	}
 	StrBuf sb;

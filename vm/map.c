@@ -8,6 +8,11 @@
  * go away when the entry array is rebuilt. Numbers hash by value so 1 and
  * 1.0 are one key.
  *
+ * Each entry keeps its key's hash beside the key tag (MapEntry.key_hash):
+ * rebuilding never rehashes, and a probe passes over a colliding string key
+ * without loading the string. String keys compare by content: a key made
+ * at run time finds the entry set with a literal and the reverse.
+ *
  * Ints hash to (nearly) themselves, so runs of keys fill neighbouring index
  * slots and lookups in key order stay in cache; the probe sequence mixes in
  * the high hash bits (Python's dict "perturb" scheme), so keys that share
@@ -60,7 +65,7 @@ uint32_t value_hash(Value v)
 static inline bool key_equal(Value a, Value b)
 {
 	if (a.type == b.type && a.type == VAL_OBJ)
-		return a.as.obj == b.as.obj;
+		return obj_equal(a.as.obj, b.as.obj);
 	return value_equal(a, b);
 }
 
@@ -83,9 +88,9 @@ static int64_t find_slot(ObjMap *m, Value key, uint32_t h, int64_t *hole)
 	int32_t *idx = map_index(m);
 	MapEntry *e = MAP_ENTRIES(m);
 	uint32_t perturb = h;
-	/* objects (interned strings included) compare by identity, ints by
-	 * value: probe loops without the general equality for these */
-	if (key.type == VAL_OBJ || key.type == VAL_INT) {
+	/* ints compare by value, objects other than strings by identity: probe
+	 * loops without the general equality for these */
+	if (key.type == VAL_INT || (key.type == VAL_OBJ && key.as.obj->kind != OBJ_STRING)) {
 		uint8_t t = key.type;
 		for (uint32_t i = h & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
 			int32_t k = idx[i];
@@ -97,12 +102,32 @@ static int64_t find_slot(ObjMap *m, Value key, uint32_t h, int64_t *hole)
 			if (ek.type == t && ek.as.i == key.as.i)
 				return i;
 			if (ek.type == VAL_UNDEF) {
-				if (key_equal(e[k].value, key)) {
+				Value ev = e[k].value;
+				if (e[k].key_hash == h && (ev.type == t ? ev.as.i == key.as.i : key_equal(ev, key))) {
 					*hole = i;
 					return -1;
 				}
 			} else if (t == VAL_INT && ek.type == VAL_FLOAT && key_equal(ek, key)) {
 				return i;
+			}
+		}
+	}
+	/* strings by content, checking the stored hash before loading a key */
+	if (key.type == VAL_OBJ) {
+		const ObjString *ks = (const ObjString *)key.as.obj;
+		for (uint32_t i = h & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
+			int32_t k = idx[i];
+			if (k == IDX_EMPTY)
+				return -1;
+			if (k < 0)
+				continue;
+			Value ek = e[k].key;
+			if (ek.type == VAL_OBJ) {
+				if (map_key_is_str(ek, e[k].key_hash, ks))
+					return i;
+			} else if (ek.type == VAL_UNDEF && map_key_is_str(e[k].value, e[k].key_hash, ks)) {
+				*hole = i;
+				return -1;
 			}
 		}
 	}
@@ -152,7 +177,7 @@ static void map_rebuild(GaleVM *vm, ObjMap *m, uint32_t cap)
 		if (IS_UNDEF(src[i].key))
 			continue;
 		dst[n] = src[i];
-		uint32_t perturb = value_hash(src[i].key);
+		uint32_t perturb = src[i].key_hash;
 		uint32_t j = perturb & mask;
 		while (idx[j] != IDX_EMPTY)
 			j = map_probe_next(j, &perturb, mask);
@@ -181,6 +206,7 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 		map_index(m)[hole] = (int32_t)m->used;
 		MapEntry *e = &MAP_ENTRIES(m)[m->used++];
 		e->key = key;
+		e->key_hash = h; /* after the key: storing a Value may clobber its padding */
 		e->value = val;
 		m->count++;
 		return true;
@@ -202,6 +228,7 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 	idx[i] = (int32_t)m->used;
 	MapEntry *e = &MAP_ENTRIES(m)[m->used++];
 	e->key = key;
+	e->key_hash = h;
 	e->value = val;
 	m->count++;
 	return true;
@@ -219,8 +246,10 @@ bool map_delete(ObjMap *m, Value key, Value *old)
 		*old = e->value;
 	/* a hole: skipped by iteration, dropped by the next rebuild; it keeps
 	 * its index slot and its key, so lookups of the key end there */
+	uint32_t kh = e->key_hash;
 	e->value = e->key;
 	e->key = UNDEF_VAL;
+	e->key_hash = kh;
 	m->count--;
 	return true;
 }

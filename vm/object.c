@@ -238,7 +238,7 @@ ObjUpvalue *upvalue_new(GaleVM *vm, Value *slot)
 
 ObjNative *native_new(GaleVM *vm, const char *name, NativeFn fn, int arity, const char *doc)
 {
-	ObjString *s = str_cstr(vm, name);
+	ObjString *s = str_intern_cstr(vm, name);
 	vm_push_root(vm, OBJ_VAL(s));
 	ObjNative *n = obj_alloc(vm, sizeof(ObjNative), OBJ_NATIVE);
 	vm_pop_root(vm);
@@ -298,7 +298,11 @@ int module_slot(GaleVM *vm, ObjModule *m, ObjString *name)
 	if (map_get(m->names, OBJ_VAL(name), &v))
 		return (int)AS_INT(v);
 	vm_push_root(vm, OBJ_VAL(m));
+	/* a variable's name is interned (usually already), so member lookups
+	 * by a compiled name hit by pointer */
 	vm_push_root(vm, OBJ_VAL(name));
+	name = str_intern(vm, name);
+	vm->temps[vm->temp_count - 1] = OBJ_VAL(name);
 	if (m->count == m->cap) {
 		uint32_t cap = m->cap ? m->cap * 2 : 16;
 		ObjBuf *vals = buf_grow(vm, m->values, sizeof(Value) * m->count, sizeof(Value) * cap);

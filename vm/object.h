@@ -39,6 +39,7 @@ struct Obj {
 
 #define OBJF_PRINTING 1 /* containers: being printed (cycle detection) */
 #define OBJF_INLINE_ITEMS 2 /* lists: items stored in the object itself (see ObjList) */
+#define OBJF_INTERNED 4 /* strings: in the intern table, the only one with its contents (string.c) */
 
 typedef struct ObjBuf {
 	Obj obj;
@@ -47,7 +48,7 @@ typedef struct ObjBuf {
 
 typedef struct ObjString {
 	Obj obj;
-	uint32_t hash;
+	uint32_t hash; /* str_hash of the contents, set at creation */
 	uint32_t hint; /* entry number where it was last found as a field or method name (map_find_str) */
 	size_t len;
 	char chars[]; /* NUL-terminated for C convenience */
@@ -65,10 +66,22 @@ typedef struct ObjList {
 
 #define LIST_INLINE_MAX 4 /* most items a list is created with inline */
 
+/* The key's hash sits in the padding after its tag (key_hash, written by
+ * map.c after every store of key), so a probe can pass over a colliding
+ * string key without loading the string. */
 typedef struct MapEntry {
-	Value key; /* UNDEF: deleted (keeps insertion order of the rest) */
+	union {
+		Value key; /* UNDEF: deleted (keeps insertion order of the rest) */
+		struct {
+			uint8_t type_;
+			uint8_t spare_[3];
+			uint32_t key_hash; /* value_hash(key); of the old key in a hole */
+		};
+	};
 	Value value;
 } MapEntry;
+_Static_assert(offsetof(MapEntry, key_hash) + sizeof(uint32_t) <= offsetof(Value, as),
+               "key_hash must fit in the padding of the key");
 
 typedef struct ObjMap {
 	Obj obj;
@@ -235,13 +248,23 @@ void obj_register_kinds(GaleVM *vm);
 void vm_mark_value(GaleVM *vm, Value v);
 void vm_mark_obj(GaleVM *vm, void *o);
 
-/* strings (string.c) */
+/* strings (string.c). str_intern_* make the interned string, for names
+ * (identifiers, constants, registered names): equal names are then one
+ * object and compare by pointer. Everything else is a plain string:
+ * str_new, str_cstr, str_format, str_alloc + str_finish, sb_finish. */
 ObjString *str_new(GaleVM *vm, const char *chars, size_t len);
 ObjString *str_cstr(GaleVM *vm, const char *chars);
-ObjString *str_alloc(GaleVM *vm, size_t len);
+ObjString *str_intern_new(GaleVM *vm, const char *chars, size_t len);
+ObjString *str_intern_cstr(GaleVM *vm, const char *chars);
+/* The interned string equal to s (possibly s itself, now interned). */
 ObjString *str_intern(GaleVM *vm, ObjString *s);
+ObjString *str_alloc(GaleVM *vm, size_t len);
+/* Seal a string from str_alloc once filled: sets its hash, returns it. */
+ObjString *str_finish(GaleVM *vm, ObjString *s);
 ObjString *str_format(GaleVM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint32_t str_hash(const char *s, size_t len);
+/* Same hash, length and bytes (the callers have tried the shortcuts). */
+bool str_equal_slow(const ObjString *a, const ObjString *b);
 void str_table_init(GaleVM *vm);
 void str_table_sweep(GaleVM *vm);
 
@@ -269,11 +292,50 @@ static inline uint32_t map_probe_next(uint32_t i, uint32_t *perturb, uint32_t ma
 	return (i * 5 + 1 + *perturb) & mask;
 }
 
+/* Strings equal by content: the same object, or (unless both are
+ * interned, hence distinct) the same hash, length and bytes. */
+static inline bool str_equal(const ObjString *a, const ObjString *b)
+{
+	if (a == b)
+		return true;
+	if (a->obj.flags & b->obj.flags & OBJF_INTERNED)
+		return false;
+	return str_equal_slow(a, b);
+}
+
+/* == on two objects (value_equal): identity, or equal contents for two
+ * strings. */
+static inline bool obj_equal(const Obj *a, const Obj *b)
+{
+	if (a == b)
+		return true;
+	if (a->kind != OBJ_STRING || b->kind != OBJ_STRING)
+		return false;
+	return str_equal((const ObjString *)a, (const ObjString *)b);
+}
+
+/* Entry key ek (an object, stored with hash eh) equals string key? Compared
+ * without loading ek unless the hashes agree and they are not two distinct
+ * interned strings. */
+static inline bool map_key_is_str(Value ek, uint32_t eh, const ObjString *key)
+{
+	if (ek.type != VAL_OBJ)
+		return false;
+	if (ek.as.obj == (const Obj *)key)
+		return true;
+	if (eh != key->hash)
+		return false;
+	const Obj *o = ek.as.obj;
+	return o->kind == OBJ_STRING && !(o->flags & key->obj.flags & OBJF_INTERNED) &&
+	       str_equal_slow((const ObjString *)o, key);
+}
+
 /* Where the value of a string key lives, or NULL: the field-lookup fast
- * path (interned keys compare by pointer, the hash is cached). Instances of
- * a class get their fields in the same order, so the entry number where a
- * name was last found is tried first (an inline cache kept in the name);
- * a live key is in one entry only, so a hit is the entry the probe finds. */
+ * path (the hash is cached; names are interned, so a hit is normally a
+ * pointer compare). Instances of a class get their fields in the same
+ * order, so the entry number where a name was last found is tried first (an
+ * inline cache kept in the name); a live key is in one entry only, so a hit
+ * is the entry the probe finds. */
 static inline Value *map_find_str(ObjMap *m, ObjString *key)
 {
 	if (m->count == 0)
@@ -288,9 +350,11 @@ static inline Value *map_find_str(ObjMap *m, ObjString *key)
 		int32_t k = idx[i];
 		if (k == -1)
 			return NULL;
-		if (k >= 0 && e[k].key.type == VAL_OBJ && e[k].key.as.obj == (Obj *)key) {
-			key->hint = (uint32_t)k;
-			return &e[k].value;
+		if (k >= 0) {
+			if (map_key_is_str(e[k].key, e[k].key_hash, key)) {
+				key->hint = (uint32_t)k;
+				return &e[k].value;
+			}
 		}
 	}
 }

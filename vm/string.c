@@ -1,11 +1,18 @@
 /*
- * string.c — immutable interned strings. Every string is interned, so equal
- * strings are the same object: == and map lookups compare pointers, and the
- * hash (FNV-1a) is computed once at creation. The intern table is weak: its
- * entries are not marked, and the collector's weak hook (str_table_sweep)
- * drops the strings that died. The table itself is manual memory
- * (stackalloc), so it can shrink and give its pages back as soon as most
- * strings have died, instead of lingering as heap garbage.
+ * string.c — immutable strings. Only names are interned: identifiers and
+ * constants from the compiler, names registered by natives, modules and the
+ * C API, and strings passed to str_intern. Everything made at run time
+ * (concatenation, str(), slices, ...) is a plain object: a table lookup per
+ * new string costs a cache miss and keeps a table as large as the live
+ * strings, while most such strings are never compared with a name. Every
+ * string carries its hash, computed once at creation; equality is by
+ * content (str_equal_slow), with two shortcuts: the same object is equal,
+ * and two different interned strings (OBJF_INTERNED) are not.
+ *
+ * The intern table is weak: its entries are not marked, and the collector's
+ * weak hook (str_table_sweep) drops the strings that died. The table itself
+ * is manual memory (stackalloc), so it can shrink and give its pages back as
+ * soon as most strings have died, instead of lingering as heap garbage.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,14 +42,45 @@ static inline StrSlot slot_make(ObjString *s, uint32_t h)
 
 static inline bool slot_tag_matches(StrSlot sl, uint32_t h) { return (sl.bits >> 48) == (h >> 16); }
 
+static inline uint64_t load64(const char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, sizeof w);
+	return w;
+}
+
+static inline uint64_t load32(const char *p)
+{
+	uint32_t w;
+	memcpy(&w, p, sizeof w);
+	return w;
+}
+
+/* Eight bytes a step (short strings in one or two overlapping loads, as in
+ * wyhash), then a full 64-bit finalizer (murmur3's fmix64) so the low bits
+ * that index the tables depend on every byte. A byte-at-a-time hash was
+ * measurable once every run-time string is hashed at creation. */
 uint32_t str_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 16777619u;
+	const uint64_t k1 = 0xff51afd7ed558ccdULL, k2 = 0xc4ceb9fe1a85ec53ULL;
+	uint64_t h = (uint64_t)len * 0x9e3779b97f4a7c15ULL;
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8) {
+			h = (h ^ load64(s + i)) * k1;
+			h ^= h >> 31;
+		}
+		h ^= load64(s + len - 8); /* the last word, overlapping the one before */
+	} else if (len >= 4) {
+		h ^= load32(s) << 32 | load32(s + len - 4);
+	} else if (len > 0) {
+		h ^= (uint64_t)(uint8_t)s[0] << 16 | (uint64_t)(uint8_t)s[len >> 1] << 8 | (uint8_t)s[len - 1];
 	}
-	return h;
+	h ^= h >> 33;
+	h *= k1;
+	h ^= h >> 33;
+	h *= k2;
+	h ^= h >> 33;
+	return (uint32_t)h;
 }
 
 #define MIN_TABLE 1024 /* slots: one 8 KiB page */
@@ -112,18 +150,34 @@ static ObjString *str_find(GaleVM *vm, const char *chars, size_t len, uint32_t h
 
 static void str_insert(GaleVM *vm, ObjString *s, uint32_t h);
 
+/* A string object of len bytes, hash not yet set. */
+static ObjString *str_make(GaleVM *vm, size_t len)
+{
+	if (len > ((size_t)1 << 40))
+		vm_oom(vm);
+	ObjString *s = obj_alloc(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
+	s->len = len;
+	s->hint = 0;
+	return s;
+}
+
 ObjString *str_new(GaleVM *vm, const char *chars, size_t len)
+{
+	/* chars may point into a rooted heap block; allocation does not move it */
+	ObjString *s = str_make(vm, len);
+	memcpy(s->chars, chars, len);
+	s->chars[len] = '\0';
+	s->hash = str_hash(s->chars, len);
+	return s;
+}
+
+ObjString *str_intern_new(GaleVM *vm, const char *chars, size_t len)
 {
 	uint32_t h = str_hash(chars, len);
 	ObjString *found = str_find(vm, chars, len, h);
 	if (found != NULL)
 		return found;
-	if (len > ((size_t)1 << 40))
-		vm_oom(vm);
-	/* chars may point into a rooted heap block; allocation does not move it */
-	ObjString *s = obj_alloc(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
-	s->len = len;
-	s->hint = 0;
+	ObjString *s = str_make(vm, len);
 	memcpy(s->chars, chars, len);
 	s->chars[len] = '\0';
 	str_insert(vm, s, h);
@@ -131,29 +185,35 @@ ObjString *str_new(GaleVM *vm, const char *chars, size_t len)
 }
 
 /* A string object of len bytes for the caller to fill and then pass to
- * str_intern: long results (join) are built in place, not copied. Until
- * then it is not interned and must be rooted by the caller. */
-ObjString *str_alloc(GaleVM *vm, size_t len)
+ * str_finish: long results (join) are built in place, not copied. Until
+ * then its hash is not set and it must be rooted by the caller. */
+ObjString *str_alloc(GaleVM *vm, size_t len) { return str_make(vm, len); }
+
+ObjString *str_finish(GaleVM *vm, ObjString *s)
 {
-	if (len > ((size_t)1 << 40))
-		vm_oom(vm);
-	ObjString *s = obj_alloc(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
-	s->len = len;
-	s->hint = 0;
+	(void)vm;
+	s->chars[s->len] = '\0';
+	s->hash = str_hash(s->chars, s->len);
 	return s;
 }
 
-/* Intern a string from str_alloc: the equal string already interned, if
- * any (s is then garbage), else s itself. */
+/* The interned string equal to s: s itself if it is interned or becomes
+ * so (strings are immutable, so a plain one can join the table in place),
+ * else the one already there. */
 ObjString *str_intern(GaleVM *vm, ObjString *s)
 {
-	s->chars[s->len] = '\0';
-	uint32_t h = str_hash(s->chars, s->len);
-	ObjString *found = str_find(vm, s->chars, s->len, h);
+	if (s->obj.flags & OBJF_INTERNED)
+		return s;
+	ObjString *found = str_find(vm, s->chars, s->len, s->hash);
 	if (found != NULL)
 		return found;
-	str_insert(vm, s, h);
+	str_insert(vm, s, s->hash);
 	return s;
+}
+
+bool str_equal_slow(const ObjString *a, const ObjString *b)
+{
+	return a->hash == b->hash && a->len == b->len && memcmp(a->chars, b->chars, a->len) == 0;
 }
 
 static void str_insert(GaleVM *vm, ObjString *s, uint32_t h)
@@ -178,9 +238,12 @@ static void str_insert(GaleVM *vm, ObjString *s, uint32_t h)
 		vm->string_used++;
 	vm->strings[i] = slot_make(s, h);
 	vm->string_count++;
+	s->obj.flags |= OBJF_INTERNED; /* only once it is in the table */
 }
 
 ObjString *str_cstr(GaleVM *vm, const char *chars) { return str_new(vm, chars, strlen(chars)); }
+
+ObjString *str_intern_cstr(GaleVM *vm, const char *chars) { return str_intern_new(vm, chars, strlen(chars)); }
 
 ObjString *str_format(GaleVM *vm, const char *fmt, ...)
 {
@@ -203,7 +266,8 @@ ObjString *str_format(GaleVM *vm, const char *fmt, ...)
 	return s;
 }
 
-/* Weak hook: forget strings the mark phase did not reach. */
+/* Weak hook: forget strings the mark phase did not reach. Only interned
+ * strings are in the table, so this costs nothing per plain string. */
 void str_table_sweep(GaleVM *vm)
 {
 	if (vm->strings == NULL)

@@ -24,6 +24,9 @@ typedef enum ValueType {
 
 typedef struct Obj Obj;
 
+/* Object equality (object.h, which includes this file). */
+static inline bool obj_equal(const Obj *a, const Obj *b);
+
 typedef struct Value {
 	uint8_t type;
 	union {
@@ -62,8 +65,9 @@ static inline bool value_falsy(Value v)
 	return v.type == VAL_NIL || (v.type == VAL_BOOL && !v.as.b);
 }
 
-/* == semantics: numbers by value, everything else by identity (strings are
- * interned, so identity is content equality). */
+/* == semantics: numbers by value, strings by contents (obj_equal: the same
+ * object, or else content unless both are interned), everything else by
+ * identity. */
 static inline bool value_equal(Value a, Value b)
 {
 	if (a.type == b.type) {
@@ -73,7 +77,7 @@ static inline bool value_equal(Value a, Value b)
 		case VAL_BOOL: return a.as.b == b.as.b;
 		case VAL_INT: return a.as.i == b.as.i;
 		case VAL_FLOAT: return a.as.f == b.as.f;
-		default: return a.as.obj == b.as.obj;
+		default: return a.as.obj == b.as.obj || obj_equal(a.as.obj, b.as.obj);
 		}
 	}
 	if (a.type == VAL_INT && b.type == VAL_FLOAT)

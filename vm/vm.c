@@ -545,9 +545,9 @@ static Value get_property(GaleVM *vm, Value recv, ObjString *name)
 	}
 	if (IS_ERROR(recv)) {
 		ObjError *e = AS_ERROR(recv);
-		if (name == vm->s_message)
+		if (str_equal(name, vm->s_message))
 			return OBJ_VAL(e->message);
-		if (name == vm->s_trace)
+		if (str_equal(name, vm->s_trace))
 			return e->trace ? OBJ_VAL(e->trace) : OBJ_VAL(list_new(vm, 0));
 		no_property(vm, recv, name);
 	}
@@ -679,21 +679,11 @@ static Value arith(GaleVM *vm, OpCode op, Value a, Value b)
 			return b;
 		if (t->len == 0)
 			return a;
-		if (s->len + t->len <= 256) {
-			/* short: join on the C stack; interning copies it once */
-			char tmp[256];
-			memcpy(tmp, s->chars, s->len);
-			memcpy(tmp + s->len, t->chars, t->len);
-			return OBJ_VAL(str_new(vm, tmp, s->len + t->len));
-		}
-		ObjBuf *buf = buf_new(vm, s->len + t->len);
-		char *d = (char *)buf->data;
-		memcpy(d, s->chars, s->len);
-		memcpy(d + s->len, t->chars, t->len);
-		vm_push_root(vm, OBJ_VAL(buf));
-		ObjString *r = str_new(vm, d, s->len + t->len);
-		vm_pop_root(vm);
-		return OBJ_VAL(r);
+		/* built in place (the operands stay on the stack, so s and t live) */
+		ObjString *r = str_alloc(vm, s->len + t->len);
+		memcpy(r->chars, s->chars, s->len);
+		memcpy(r->chars + s->len, t->chars, t->len);
+		return OBJ_VAL(str_finish(vm, r));
 	}
 	if (op == OP_ADD && IS_LIST(a) && IS_LIST(b)) {
 		ObjList *x = AS_LIST(a), *y = AS_LIST(b);

@@ -1,4 +1,4 @@
-/* Ordered maps and interned strings through the internal API. */
+/* Ordered maps and the intern table through the internal API. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 
@@ -54,14 +54,15 @@ Test(map, int_and_float_keys_are_one)
 	vm_pop_root(vm);
 }
 
-Test(map, strings_are_interned)
+Test(map, names_are_interned)
 {
-	ObjString *a = str_new(vm, "hello", 5);
+	ObjString *a = str_intern_new(vm, "hello", 5);
 	vm_push_root(vm, OBJ_VAL(a));
-	ObjString *b = str_cstr(vm, "hello");
+	ObjString *b = str_intern_cstr(vm, "hello");
 	cr_assert_eq(a, b);
+	cr_assert(a->obj.flags & OBJF_INTERNED);
 	cr_assert_eq(a->hash, str_hash("hello", 5));
-	ObjString *c = str_new(vm, "hellO", 5);
+	ObjString *c = str_intern_new(vm, "hellO", 5);
 	cr_assert_neq(a, c);
 	vm_pop_root(vm);
 }
@@ -72,15 +73,15 @@ Test(map, dead_strings_leave_the_intern_table)
 	for (int i = 0; i < 5000; i++) {
 		char buf[32];
 		snprintf(buf, sizeof buf, "transient-%d", i);
-		str_cstr(vm, buf);
+		str_intern_cstr(vm, buf);
 	}
 	cr_assert_geq(vm->string_count, before);
 	gale_gc(vm);
 	cr_assert_lt(vm->string_count, before + 100, "count %u before %u", vm->string_count, before);
 	/* a rooted string survives */
-	ObjString *keep = str_cstr(vm, "kept-string");
+	ObjString *keep = str_intern_cstr(vm, "kept-string");
 	vm_push_root(vm, OBJ_VAL(keep));
 	gale_gc(vm);
-	cr_assert_eq(str_cstr(vm, "kept-string"), keep);
+	cr_assert_eq(str_intern_cstr(vm, "kept-string"), keep);
 	vm_pop_root(vm);
 }
