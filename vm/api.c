@@ -243,8 +243,10 @@ GaleVM *gale_new(const GaleConfig *config)
 		return NULL;
 	}
 	vm->stack_cap = INITIAL_STACK;
+	vm->stack_end = vm->stack + INITIAL_STACK;
 	vm->sp = vm->stack;
 	vm->frame_cap = INITIAL_FRAMES;
+	vm_set_frame_limit(vm);
 	obj_register_kinds(vm);
 	if (!gcAddRoots(rt, vm_roots, vm)) {
 		runtimeDestroy(rt);

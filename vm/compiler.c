@@ -253,6 +253,7 @@ static void emit_byte(Parser *p, uint8_t b)
 			return;
 		}
 		f->code = buf_grow(p->vm, f->code, f->code_len, cap);
+		f->code_data = (uint8_t *)f->code->data;
 		f->lines = buf_grow(p->vm, f->lines, sizeof(int32_t) * f->code_len, sizeof(int32_t) * cap);
 		f->code_cap = cap;
 	}
@@ -354,6 +355,7 @@ static uint32_t add_const(Parser *p, Value v)
 		vm_push_root(p->vm, v);
 		uint32_t cap = f->const_cap ? f->const_cap * 2 : 16;
 		f->consts = buf_grow(p->vm, f->consts, sizeof(Value) * f->const_len, sizeof(Value) * cap);
+		f->const_data = (Value *)f->consts->data;
 		f->const_cap = cap;
 		vm_pop_root(p->vm);
 	}
@@ -796,20 +798,20 @@ static void unary(Parser *p, bool can_assign)
  * middle of a single load, so rewriting it in place is safe. */
 static bool fuse_right_operand(Parser *p, OpCode op, uint32_t right)
 {
-	OpCode k, l;
+	OpCode k, l, imm;
 	switch (op) {
-	case OP_ADD: k = OP_ADD_K, l = OP_ADD_L; break;
-	case OP_SUB: k = OP_SUB_K, l = OP_SUB_L; break;
-	case OP_MUL: k = OP_MUL_K, l = OP_MUL_L; break;
-	case OP_DIV: k = OP_DIV_K, l = OP__COUNT; break;
-	case OP_IDIV: k = OP_IDIV_K, l = OP__COUNT; break;
-	case OP_MOD: k = OP_MOD_K, l = OP__COUNT; break;
-	case OP_EQ: k = OP_EQ_K, l = OP__COUNT; break;
-	case OP_NE: k = OP_NE_K, l = OP__COUNT; break;
-	case OP_LT: k = OP_LT_K, l = OP_LT_L; break;
-	case OP_LE: k = OP_LE_K, l = OP_LE_L; break;
-	case OP_GT: k = OP_GT_K, l = OP_GT_L; break;
-	case OP_GE: k = OP_GE_K, l = OP_GE_L; break;
+	case OP_ADD: k = OP_ADD_K, l = OP_ADD_L, imm = OP_ADD_I; break;
+	case OP_SUB: k = OP_SUB_K, l = OP_SUB_L, imm = OP_SUB_I; break;
+	case OP_MUL: k = OP_MUL_K, l = OP_MUL_L, imm = OP_MUL_I; break;
+	case OP_DIV: k = OP_DIV_K, l = OP__COUNT, imm = OP__COUNT; break;
+	case OP_IDIV: k = OP_IDIV_K, l = OP__COUNT, imm = OP_IDIV_I; break;
+	case OP_MOD: k = OP_MOD_K, l = OP__COUNT, imm = OP_MOD_I; break;
+	case OP_EQ: k = OP_EQ_K, l = OP__COUNT, imm = OP_EQ_I; break;
+	case OP_NE: k = OP_NE_K, l = OP__COUNT, imm = OP_NE_I; break;
+	case OP_LT: k = OP_LT_K, l = OP_LT_L, imm = OP_LT_I; break;
+	case OP_LE: k = OP_LE_K, l = OP_LE_L, imm = OP_LE_I; break;
+	case OP_GT: k = OP_GT_K, l = OP_GT_L, imm = OP_GT_I; break;
+	case OP_GE: k = OP_GE_K, l = OP_GE_L, imm = OP_GE_I; break;
 	default: return false;
 	}
 	ObjFunction *f = cur_fn(p);
@@ -817,10 +819,19 @@ static bool fuse_right_operand(Parser *p, OpCode op, uint32_t right)
 		return false;
 	uint8_t *code = FN_CODE(f);
 	OpCode fused = OP__COUNT;
-	if (code[right] == OP_CONST && f->code_len == right + 3)
+	if (code[right] == OP_CONST && f->code_len == right + 3) {
 		fused = k;
-	else if (code[right] == OP_GET_LOCAL && f->code_len == right + 2)
+		Value c = FN_CONSTS(f)[code[right + 1] | (code[right + 2] << 8)];
+		if (imm != OP__COUNT && IS_INT(c) && AS_INT(c) >= INT16_MIN && AS_INT(c) <= INT16_MAX) {
+			/* the constant itself becomes the operand */
+			uint16_t bits = (uint16_t)(int16_t)AS_INT(c);
+			fused = imm;
+			code[right + 1] = (uint8_t)(bits & 0xff);
+			code[right + 2] = (uint8_t)(bits >> 8);
+		}
+	} else if (code[right] == OP_GET_LOCAL && f->code_len == right + 2) {
 		fused = l;
+	}
 	if (fused == OP__COUNT)
 		return false;
 	code[right] = (uint8_t)fused; /* the operand bytes stay as they are */
@@ -842,7 +853,26 @@ static void fuse_local_pair(Parser *p, uint32_t right)
 {
 	ObjFunction *f = cur_fn(p);
 	uint8_t *code = FN_CODE(f);
-	if (p->error_count > 0 || right < 2 || f->code_len != right + 2 || code[right - 2] != OP_GET_LOCAL)
+	if (p->error_count > 0 || right < 2 || code[right - 2] != OP_GET_LOCAL)
+		return;
+	if (f->code_len == right + 3) {
+		/* `local OP small int`: the slot, then the immediate */
+		static const uint8_t with_local[OP__COUNT] = {
+			[OP_ADD_I] = OP_ADD_LI, [OP_SUB_I] = OP_SUB_LI, [OP_MUL_I] = OP_MUL_LI,
+			[OP_EQ_I] = OP_EQ_LI,   [OP_NE_I] = OP_NE_LI,   [OP_LT_I] = OP_LT_LI,
+			[OP_LE_I] = OP_LE_LI,   [OP_GT_I] = OP_GT_LI,   [OP_GE_I] = OP_GE_LI,
+		};
+		uint8_t li = with_local[code[right]];
+		if (li == 0)
+			return;
+		code[right - 2] = li;          /* code[right - 1]: the slot already */
+		code[right] = code[right + 1]; /* the immediate */
+		code[right + 1] = code[right + 2];
+		f->code_len = right + 2;
+		p->c->last_op = right - 1;
+		return;
+	}
+	if (f->code_len != right + 2)
 		return;
 	OpCode pair;
 	switch (code[right]) {
@@ -938,6 +968,8 @@ static void dot(Parser *p, bool can_assign)
 
 static void index_(Parser *p, bool can_assign)
 {
+	bool obj_local = ends_with_lone(p, OP_GET_LOCAL, 2);
+	uint32_t start = cur_fn(p)->code_len;
 	bool old = set_ignore_nl(p, true);
 	bool slice = false;
 	if (check(p, TOK_COLON)) {
@@ -971,6 +1003,15 @@ static void index_(Parser *p, bool can_assign)
 		expression(p);
 		emit_binary(p, op, right);
 		emit_op(p, OP_SET_INDEX);
+	} else if (obj_local && cur_fn(p)->code_len == start + 2 && ends_with_lone(p, OP_GET_LOCAL, 2)) {
+		/* local[local]: one instruction with both slots (see opcodes.h) */
+		ObjFunction *f = cur_fn(p);
+		uint8_t *code = FN_CODE(f);
+		code[start - 2] = OP_GET_INDEX_LL; /* code[start - 1]: the object's slot already */
+		code[start] = code[start + 1];     /* the index's slot */
+		f->code_len = start + 1;
+		p->c->last_op = start - 1;
+		adjust(p, -1); /* two loads counted, one value left */
 	} else {
 		emit_op(p, OP_GET_INDEX);
 	}
@@ -1146,6 +1187,7 @@ static void function_body(Parser *p, FnKind kind, const Token *name)
 		} while (match(p, TOK_COMMA));
 	}
 	p->ignore_nl = old;
+	c.fn->call_arity = c.fn->variadic ? -1 : c.fn->arity;
 	consume(p, TOK_RPAREN, "expected ')' after parameters");
 	skip_newlines(p);
 	consume(p, TOK_LBRACE, "expected '{' before the function body");

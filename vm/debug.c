@@ -77,6 +77,14 @@ static uint32_t disasm_op(StrBuf *sb, ObjFunction *fn, uint32_t off)
 		sb_addf(sb, " slot %u, slot %u", a[0], a[1]);
 		next += 2;
 		break;
+	case FMT_IMM:
+		sb_addf(sb, " %d", (int16_t)rd16(a));
+		next += 2;
+		break;
+	case FMT_SLOT_IMM:
+		sb_addf(sb, " slot %u, %d", a[0], (int16_t)rd16(a + 1));
+		next += 3;
+		break;
 	case FMT_JUMP:
 		sb_addf(sb, " -> %05u", off + 3 + rd16(a));
 		next += 2;

@@ -310,6 +310,7 @@ int module_slot(GaleVM *vm, ObjModule *m, ObjString *name)
 		ObjBuf *names = buf_grow(vm, m->slot_names, sizeof(Value) * m->count, sizeof(Value) * cap);
 		vm_pop_root(vm);
 		m->values = vals;
+		m->value_data = (Value *)vals->data;
 		m->slot_names = names;
 		m->cap = cap;
 	}

@@ -107,6 +107,7 @@ typedef struct ObjFunction {
 	uint8_t spare;
 	int32_t upvalue_count;
 	int32_t max_slots;
+	int32_t call_arity; /* arity, or -1 when variadic: the call fast path's one check */
 	uint32_t code_len, code_cap;
 	uint32_t const_len, const_cap;
 	ObjBuf *code;   /* uint8_t[code_cap] */
@@ -114,11 +115,15 @@ typedef struct ObjFunction {
 	ObjBuf *consts; /* Value[const_cap] */
 	ObjString *name; /* NULL: anonymous */
 	ObjModule *module;
+	/* code->data and consts->data, kept beside the buffers (which never
+	 * move once made) so a call loads them in one step */
+	uint8_t *code_data;
+	Value *const_data;
 } ObjFunction;
 
-#define FN_CODE(f) ((uint8_t *)(f)->code->data)
+#define FN_CODE(f) ((f)->code_data)
 #define FN_LINES(f) ((int32_t *)(f)->lines->data)
-#define FN_CONSTS(f) ((f)->consts ? (Value *)(f)->consts->data : (Value *)NULL)
+#define FN_CONSTS(f) ((f)->const_data)
 
 typedef struct ObjUpvalue {
 	Obj obj;
@@ -178,11 +183,12 @@ struct ObjModule {
 	ObjMap *names;   /* name -> int slot */
 	uint32_t count, cap;
 	ObjBuf *values;     /* Value[cap] */
+	Value *value_data;  /* values->data (NULL before the first slot) */
 	ObjBuf *slot_names; /* Value[cap]: the name of each slot */
 	const struct vm_reg *natives; /* the static table it was made from, if any */
 };
 
-#define MODULE_VALUES(m) ((m)->values ? (Value *)(m)->values->data : (Value *)NULL)
+#define MODULE_VALUES(m) ((m)->value_data)
 
 typedef struct ObjError {
 	Obj obj;

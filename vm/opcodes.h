@@ -20,6 +20,13 @@
  * loop body whose last local goes out of scope), in the LOOP layout.
  * ADD_LL, SUB_LL and MUL_LL take both operands from locals (`i + j`): u8
  * left slot, u8 right slot (the SLOTS format, two bytes like SHORT).
+ *
+ * The _I forms are the _K forms for a small int constant, carried in the
+ * instruction as a signed 16-bit immediate (IMM): no constant load and one
+ * type test fewer in `n - 1`, `i % 2 == 0`, `d < 4`. The _LI forms take
+ * their left operand from a local as well (u8 slot, then the immediate:
+ * SLOT_IMM) and push the result: `n - 1` or `n < 2` is one instruction.
+ * GET_INDEX_LL is `local[local]` (`v[j]`): u8 object slot, u8 index slot.
  */
 #include <stdint.h>
 
@@ -117,7 +124,28 @@
 	OP(POP_LOOP, LOOP, -1)                  \
 	OP(ADD_LL, SLOTS, 1)                    \
 	OP(SUB_LL, SLOTS, 1)                    \
-	OP(MUL_LL, SLOTS, 1)
+	OP(MUL_LL, SLOTS, 1)                    \
+	OP(ADD_I, IMM, 0)                       \
+	OP(SUB_I, IMM, 0)                       \
+	OP(MUL_I, IMM, 0)                       \
+	OP(EQ_I, IMM, 0)                        \
+	OP(NE_I, IMM, 0)                        \
+	OP(LT_I, IMM, 0)                        \
+	OP(LE_I, IMM, 0)                        \
+	OP(GT_I, IMM, 0)                        \
+	OP(GE_I, IMM, 0)                        \
+	OP(ADD_LI, SLOT_IMM, 1)                 \
+	OP(SUB_LI, SLOT_IMM, 1)                 \
+	OP(MUL_LI, SLOT_IMM, 1)                 \
+	OP(EQ_LI, SLOT_IMM, 1)                  \
+	OP(NE_LI, SLOT_IMM, 1)                  \
+	OP(LT_LI, SLOT_IMM, 1)                  \
+	OP(LE_LI, SLOT_IMM, 1)                  \
+	OP(GT_LI, SLOT_IMM, 1)                  \
+	OP(GE_LI, SLOT_IMM, 1)                  \
+	OP(IDIV_I, IMM, 0)                      \
+	OP(MOD_I, IMM, 0)                       \
+	OP(GET_INDEX_LL, SLOTS, 1)
 
 typedef enum OpCode {
 #define OP_ENUM(name, fmt, effect) OP_##name,
@@ -126,7 +154,19 @@ typedef enum OpCode {
 	OP__COUNT
 } OpCode;
 
-typedef enum OpFormat { FMT_NONE, FMT_BYTE, FMT_SHORT, FMT_SLOTS, FMT_JUMP, FMT_LOOP, FMT_INVOKE, FMT_FORITER, FMT_CLOSURE } OpFormat;
+typedef enum OpFormat {
+	FMT_NONE,
+	FMT_BYTE,
+	FMT_SHORT,
+	FMT_SLOTS,
+	FMT_JUMP,
+	FMT_LOOP,
+	FMT_INVOKE,
+	FMT_FORITER,
+	FMT_CLOSURE,
+	FMT_IMM,
+	FMT_SLOT_IMM,
+} OpFormat;
 
 #define VAR 0 /* stack effect handled by the compiler */
 

@@ -211,6 +211,13 @@ void vm_reserve(GaleVM *vm, size_t n)
 	vm->sp = s + used;
 	stackfree(vm->rt, old, vm->stack_cap * sizeof(Value));
 	vm->stack_cap = (uint32_t)cap;
+	vm->stack_end = s + cap;
+}
+
+void vm_set_frame_limit(GaleVM *vm)
+{
+	uint32_t depth = (uint32_t)vm->config.max_call_depth;
+	vm->frame_limit = vm->frame_cap < depth ? vm->frame_cap : depth;
 }
 
 static CallFrame *push_frame(GaleVM *vm)
@@ -226,6 +233,7 @@ static CallFrame *push_frame(GaleVM *vm)
 		stackfree(vm->rt, vm->frames, vm->frame_cap * sizeof(CallFrame));
 		vm->frames = f;
 		vm->frame_cap = cap;
+		vm_set_frame_limit(vm);
 	}
 	return &vm->frames[vm->frame_count++];
 }
@@ -898,33 +906,48 @@ bool vm_pcall(GaleVM *vm, Value callee, int argc, const Value *argv, Value *out)
 	return true;
 }
 
+/* Inside the loop the instruction pointer and the stack top live in the
+ * locals ip and sp; frame->ip and vm->sp are only brought up to date by SAVE.
+ * An instruction declared with CASE saves on entry, so whatever it calls (an
+ * allocation that may collect, a native, an error that prints a trace) sees
+ * the stack top and the line as the instruction began. An instruction
+ * declared with FAST skips that: its fast path touches only the stack and
+ * plain data, and every path that may allocate, raise or call saves first.
+ * An instruction that pushes before it allocates saves again. After anything
+ * that may run other code (and so move the stack), the locals are reloaded
+ * with the frame (REFRESH_FRAME). */
+#define SAVE() (frame->ip = ip, vm->sp = sp)
+#define VM_SYNC() SAVE()
 #ifdef GALE_SWITCH_DISPATCH
 #define DISPATCH() goto dispatch
-#define CASE(name) case OP_##name:
+#define CASE(name)   \
+	case OP_##name: \
+		SAVE();
+#define FAST(name) case OP_##name:
 #else
 #define DISPATCH()                    \
 	do {                          \
 		op = *ip++;           \
-		frame->ip = ip;       \
-		vm->sp = sp;          \
 		goto *labels[op];     \
 	} while (0)
-#define CASE(name) L_##name:
+#define CASE(name) \
+	L_##name:  \
+		SAVE();
+#define FAST(name) L_##name:
 #endif
+/* Raise from a FAST instruction. */
+#define RAISE(...)                             \
+	do {                                   \
+		SAVE();                        \
+		vm_error(vm, __VA_ARGS__);     \
+	} while (0)
 
 #define READ_BYTE() (*ip++)
 #define READ_SHORT() (ip += 2, (uint16_t)(ip[-2] | (ip[-1] << 8)))
 #define SLOTS slots /* vm->stack + frame->base, kept in a local like sp */
-/* Inside the loop the stack top lives in the local sp. It is stored into
- * vm->sp at every dispatch, so anything called from an instruction (an
- * allocation, a native, an error) sees the top as the instruction began; an
- * instruction that pushes before it allocates stores it again (VM_SYNC).
- * After anything that may run other code (and so move the stack), the local
- * is reloaded with the frame (REFRESH_FRAME). */
 #define PUSH(v) (*sp++ = (v))
 #define POP() (*--sp)
 #define PEEK(n) (sp[-1 - (n)])
-#define VM_SYNC() (vm->sp = sp)
 /* The frame, its constants and its module's variables, cached in locals.
  * Reloaded after anything that may run other code: the frame array can
  * move and the module's slot array can grow (module_set). */
@@ -943,21 +966,21 @@ bool vm_pcall(GaleVM *vm, Value callee, int argc, const Value *argv, Value *out)
 	} while (0)
 
 /* The common call: a closure with exactly its arity, with room already in
- * the frame array and the stack. Pushes the frame and returns true; false
- * sends the caller to the general path (which raises or grows). */
-static inline bool fast_call(GaleVM *vm, ObjClosure *c, int argc)
+ * the frame array and the stack (sp is the caller's top, the callee and its
+ * arguments below it). Pushes the frame and returns it; NULL sends the
+ * caller to the general path (which raises or grows). The new frame's ip is
+ * left for the run loop to save. */
+static inline CallFrame *fast_call(GaleVM *vm, ObjClosure *c, int argc, Value *sp)
 {
 	ObjFunction *fn = c->fn;
-	uint32_t top = (uint32_t)(vm->sp - vm->stack);
-	if (fn->arity != argc || fn->variadic || vm->frame_count >= vm->frame_cap ||
-	    vm->frame_count >= (uint32_t)vm->config.max_call_depth || top + (uint32_t)fn->max_slots > vm->stack_cap)
-		return false;
+	if (fn->call_arity != argc || vm->frame_count >= vm->frame_limit || sp + fn->max_slots > vm->stack_end)
+		return NULL;
 	CallFrame *f = &vm->frames[vm->frame_count++];
 	f->closure = c;
 	f->native = NULL;
-	f->ip = FN_CODE(fn);
-	f->base = top - (uint32_t)argc - 1;
-	return true;
+	f->ip = fn->code_data;
+	f->base = (uint32_t)(sp - vm->stack) - (uint32_t)argc - 1;
+	return f;
 }
 
 /* Execute from the top frame until the frame count drops to base_frames.
@@ -983,26 +1006,66 @@ static bool execute(GaleVM *vm, uint32_t base_frames, uint32_t handler_base)
 #ifdef GALE_SWITCH_DISPATCH
 dispatch:
 	op = *ip++;
-	frame->ip = ip;
-	vm->sp = sp;
 	switch ((OpCode)op) {
 #else
 	DISPATCH();
 #endif
 
-	CASE(CONST) { PUSH(consts[READ_SHORT()]); DISPATCH(); }
-	CASE(NIL) { PUSH(NIL_VAL); DISPATCH(); }
-	CASE(TRUE) { PUSH(BOOL_VAL(true)); DISPATCH(); }
-	CASE(FALSE) { PUSH(BOOL_VAL(false)); DISPATCH(); }
-	CASE(POP) { sp--; DISPATCH(); }
-	CASE(DUP) { Value v = PEEK(0); PUSH(v); DISPATCH(); }
-	CASE(DUP2) {
+/* Number arithmetic on values in place: both tags in one word, one test for
+ * the common pairs, the result computed before it is stored (dst may be an
+ * operand). The last argument runs for anything but two numbers. */
+#define TAGS(a, b) (((unsigned)(a) << 4) | (unsigned)(b))
+#define NUM_ARITH(dst, pa, pb, OPR, ...)                                                        \
+	do {                                                                                    \
+		unsigned tt_ = TAGS((pa)->type, (pb)->type);                                    \
+		if (tt_ == TAGS(VAL_INT, VAL_INT)) {                                            \
+			int64_t r_ = (int64_t)((uint64_t)(pa)->as.i OPR(uint64_t)(pb)->as.i);   \
+			(dst)->type = VAL_INT;                                                  \
+			(dst)->as.i = r_;                                                       \
+		} else if (tt_ == TAGS(VAL_FLOAT, VAL_FLOAT)) {                                 \
+			double r_ = (pa)->as.f OPR(pb)->as.f;                                   \
+			(dst)->type = VAL_FLOAT;                                                \
+			(dst)->as.f = r_;                                                       \
+		} else if (tt_ == TAGS(VAL_INT, VAL_FLOAT)) {                                   \
+			double r_ = (double)(pa)->as.i OPR(pb)->as.f;                           \
+			(dst)->type = VAL_FLOAT;                                                \
+			(dst)->as.f = r_;                                                       \
+		} else if (tt_ == TAGS(VAL_FLOAT, VAL_INT)) {                                   \
+			double r_ = (pa)->as.f OPR(double)(pb)->as.i;                           \
+			(dst)->type = VAL_FLOAT;                                                \
+			(dst)->as.f = r_;                                                       \
+		} else {                                                                        \
+			__VA_ARGS__;                                                            \
+		}                                                                               \
+	} while (0)
+/* An ordering of two values in place: ints and floats directly, the rest
+ * through compare_values (mixed numbers, strings; it raises for others). */
+#define NUM_COMPARE(r, pa, pb, OPSTR, CMP)                                         \
+	do {                                                                       \
+		unsigned tt_ = TAGS((pa)->type, (pb)->type);                       \
+		if (tt_ == TAGS(VAL_INT, VAL_INT)) {                               \
+			r = (pa)->as.i CMP(pb)->as.i;                              \
+		} else if (tt_ == TAGS(VAL_FLOAT, VAL_FLOAT)) {                    \
+			r = (pa)->as.f CMP(pb)->as.f;                              \
+		} else {                                                           \
+			SAVE();                                                    \
+			int c_ = compare_values(vm, *(pa), *(pb), OPSTR);          \
+			r = c_ != 2 && c_ CMP 0;                                   \
+		}                                                                  \
+	} while (0)
+	FAST(CONST) { PUSH(consts[READ_SHORT()]); DISPATCH(); }
+	FAST(NIL) { PUSH(NIL_VAL); DISPATCH(); }
+	FAST(TRUE) { PUSH(BOOL_VAL(true)); DISPATCH(); }
+	FAST(FALSE) { PUSH(BOOL_VAL(false)); DISPATCH(); }
+	FAST(POP) { sp--; DISPATCH(); }
+	FAST(DUP) { Value v = PEEK(0); PUSH(v); DISPATCH(); }
+	FAST(DUP2) {
 		Value a = PEEK(1), b = PEEK(0);
 		PUSH(a);
 		PUSH(b);
 		DISPATCH();
 	}
-	CASE(GET_LOCAL) { PUSH(SLOTS[READ_BYTE()]); DISPATCH(); }
+	FAST(GET_LOCAL) { PUSH(SLOTS[READ_BYTE()]); DISPATCH(); }
 /* An assignment statement stores and then pops: a store followed by POP
  * does both in one dispatch (the POP stays, for jumps that land on it). */
 #define SKIP_POP()                         \
@@ -1012,17 +1075,18 @@ dispatch:
 			sp--;              \
 		}                          \
 	} while (0)
-	CASE(SET_LOCAL) {
+	FAST(SET_LOCAL) {
 		SLOTS[READ_BYTE()] = PEEK(0);
 		SKIP_POP();
 		DISPATCH();
 	}
-	CASE(GET_UPVAL) { PUSH(*frame->closure->upvalues[READ_BYTE()]->location); DISPATCH(); }
-	CASE(SET_UPVAL) { *frame->closure->upvalues[READ_BYTE()]->location = PEEK(0); DISPATCH(); }
-	CASE(GET_GLOBAL) {
+	FAST(GET_UPVAL) { PUSH(*frame->closure->upvalues[READ_BYTE()]->location); DISPATCH(); }
+	FAST(SET_UPVAL) { *frame->closure->upvalues[READ_BYTE()]->location = PEEK(0); DISPATCH(); }
+	FAST(GET_GLOBAL) {
 		uint16_t slot = READ_SHORT();
 		Value v = globals[slot];
 		if (IS_UNDEF(v)) {
+			SAVE();
 			ObjModule *m = frame->closure->fn->module;
 			Value name = ((Value *)m->slot_names->data)[slot];
 			v = module_member(vm, vm->builtins, AS_STRING(name));
@@ -1034,23 +1098,24 @@ dispatch:
 		PUSH(v);
 		DISPATCH();
 	}
-	CASE(SET_GLOBAL) {
+	FAST(SET_GLOBAL) {
 		uint16_t slot = READ_SHORT();
 		if (IS_UNDEF(globals[slot])) {
 			ObjModule *m = frame->closure->fn->module;
+			SAVE();
 			vm_error(vm, "undefined variable '%s'", AS_CSTRING(((Value *)m->slot_names->data)[slot]));
 		}
 		globals[slot] = PEEK(0);
 		SKIP_POP();
 		DISPATCH();
 	}
-	CASE(DEFINE_GLOBAL) {
+	FAST(DEFINE_GLOBAL) {
 		uint16_t slot = READ_SHORT();
 		globals[slot] = PEEK(0);
 		sp--;
 		DISPATCH();
 	}
-	CASE(GET_FIELD) {
+	FAST(GET_FIELD) {
 		ObjString *name = AS_STRING(consts[READ_SHORT()]);
 		Value recv = PEEK(0);
 		if (IS_INSTANCE(recv)) {
@@ -1060,30 +1125,33 @@ dispatch:
 				DISPATCH();
 			}
 		}
-		sp[-1] = get_property(vm, recv, name);
+		sp[-1] = (SAVE(), get_property(vm, recv, name));
 		DISPATCH();
 	}
-	CASE(SET_FIELD) {
+	FAST(SET_FIELD) {
 		ObjString *name = AS_STRING(consts[READ_SHORT()]);
 		Value recv = PEEK(1), v = PEEK(0);
 		if (IS_INSTANCE(recv)) {
 			Value *slot = map_find_str(AS_INSTANCE(recv)->fields, name);
-			if (slot != NULL)
+			if (slot != NULL) {
 				*slot = v;
-			else
+			} else {
+				SAVE();
 				map_set(vm, AS_INSTANCE(recv)->fields, OBJ_VAL(name), v);
+			}
 		} else if (IS_MODULE(recv)) {
+			SAVE();
 			module_set(vm, AS_MODULE(recv), name, v);
 			REFRESH_FRAME(); /* it may have grown this frame's module */
 		} else {
-			vm_error(vm, "cannot set property '%s' on a %s value", name->chars, value_type_name(recv));
+			RAISE("cannot set property '%s' on a %s value", name->chars, value_type_name(recv));
 		}
 		sp -= 2;
 		PUSH(v);
 		SKIP_POP();
 		DISPATCH();
 	}
-	CASE(GET_INDEX) {
+	FAST(GET_INDEX) {
 		Value obj = PEEK(1), idx = PEEK(0);
 		Value v;
 		if (IS_LIST(obj) && IS_INT(idx)) {
@@ -1092,19 +1160,19 @@ dispatch:
 			if (i < 0)
 				i += l->count;
 			if (i < 0 || i >= (int64_t)l->count)
-				vm_error(vm, "index out of range");
+				RAISE("index out of range");
 			v = LIST_ITEMS(l)[i];
 		} else if (IS_MAP(obj) && IS_INT(idx)) {
 			Value *slot = map_find_int(AS_MAP(obj), AS_INT(idx));
 			v = slot != NULL ? *slot : NIL_VAL;
 		} else {
-			v = get_index(vm, obj, idx);
+			v = (SAVE(), get_index(vm, obj, idx));
 		}
 		sp--;
 		sp[-1] = v;
 		DISPATCH();
 	}
-	CASE(SET_INDEX) {
+	FAST(SET_INDEX) {
 		Value obj = PEEK(2), idx = PEEK(1), v = PEEK(0);
 		Value *slot;
 		if (IS_LIST(obj) && IS_INT(idx) && AS_INT(idx) >= 0 && AS_INT(idx) < (int64_t)AS_LIST(obj)->count)
@@ -1112,7 +1180,7 @@ dispatch:
 		else if (IS_MAP(obj) && IS_INT(idx) && (slot = map_find_int(AS_MAP(obj), AS_INT(idx))) != NULL)
 			*slot = v;
 		else
-			set_index(vm, obj, idx, v);
+			(SAVE(), set_index(vm, obj, idx, v));
 		sp -= 3;
 		PUSH(v);
 		SKIP_POP();
@@ -1150,26 +1218,18 @@ dispatch:
 		sp[-1] = BOOL_VAL(r);                                      \
 		DISPATCH();                                                \
 	} while (0)
-	CASE(EQ) {
+	FAST(EQ) {
 		bool r = value_equal(PEEK(1), PEEK(0));
 		BRANCH_OR_PUSH(r);
 	}
-	CASE(NE) {
+	FAST(NE) {
 		bool r = !value_equal(PEEK(1), PEEK(0));
 		BRANCH_OR_PUSH(r);
 	}
 #define COMPARE(NAME, OPSTR, CMP)                                                     \
-	CASE(NAME) {                                                                  \
-		Value b = PEEK(0), a = PEEK(1);                                       \
+	FAST(NAME) {                                                                  \
 		bool r;                                                               \
-		if (IS_INT(a) && IS_INT(b)) {                                         \
-			r = AS_INT(a) CMP AS_INT(b);                                  \
-		} else if (IS_FLOAT(a) && IS_FLOAT(b)) {                              \
-			r = AS_FLOAT(a) CMP AS_FLOAT(b);                              \
-		} else {                                                              \
-			int c = compare_values(vm, a, b, OPSTR);                      \
-			r = c != 2 && c CMP 0;                                        \
-		}                                                                     \
+		NUM_COMPARE(r, sp - 2, sp - 1, OPSTR, CMP);                           \
 		BRANCH_OR_PUSH(r);                                                    \
 	}
 	COMPARE(LT, "<", <)
@@ -1192,62 +1252,41 @@ dispatch:
 		sp[-1] = BOOL_VAL(r);
 		DISPATCH();
 	}
-	CASE(ADD) {
-		Value b = PEEK(0), a = PEEK(1);
-		if (IS_INT(a) && IS_INT(b))
-			sp[-2] = INT_VAL((int64_t)((uint64_t)AS_INT(a) + (uint64_t)AS_INT(b)));
-		else if (IS_FLOAT(a) && IS_FLOAT(b))
-			sp[-2] = FLOAT_VAL(AS_FLOAT(a) + AS_FLOAT(b));
-		else if (IS_NUMBER(a) && IS_NUMBER(b))
-			sp[-2] = FLOAT_VAL(AS_NUMBER(a) + AS_NUMBER(b));
-		else
-			sp[-2] = arith(vm, OP_ADD, a, b);
+	FAST(ADD) {
+		NUM_ARITH(sp - 2, sp - 2, sp - 1, +, sp[-2] = (SAVE(), arith(vm, OP_ADD, sp[-2], sp[-1])));
 		sp--;
 		DISPATCH();
 	}
-	CASE(SUB) {
-		Value b = PEEK(0), a = PEEK(1);
-		if (IS_INT(a) && IS_INT(b))
-			sp[-2] = INT_VAL((int64_t)((uint64_t)AS_INT(a) - (uint64_t)AS_INT(b)));
-		else if (IS_FLOAT(a) && IS_FLOAT(b))
-			sp[-2] = FLOAT_VAL(AS_FLOAT(a) - AS_FLOAT(b));
-		else if (IS_NUMBER(a) && IS_NUMBER(b))
-			sp[-2] = FLOAT_VAL(AS_NUMBER(a) - AS_NUMBER(b));
-		else
-			sp[-2] = arith(vm, OP_SUB, a, b);
+
+	FAST(SUB) {
+		NUM_ARITH(sp - 2, sp - 2, sp - 1, -, sp[-2] = (SAVE(), arith(vm, OP_SUB, sp[-2], sp[-1])));
 		sp--;
 		DISPATCH();
 	}
-	CASE(MUL) {
-		Value b = PEEK(0), a = PEEK(1);
-		if (IS_INT(a) && IS_INT(b))
-			sp[-2] = INT_VAL((int64_t)((uint64_t)AS_INT(a) * (uint64_t)AS_INT(b)));
-		else if (IS_FLOAT(a) && IS_FLOAT(b))
-			sp[-2] = FLOAT_VAL(AS_FLOAT(a) * AS_FLOAT(b));
-		else if (IS_NUMBER(a) && IS_NUMBER(b))
-			sp[-2] = FLOAT_VAL(AS_NUMBER(a) * AS_NUMBER(b));
-		else
-			sp[-2] = arith(vm, OP_MUL, a, b);
+
+	FAST(MUL) {
+		NUM_ARITH(sp - 2, sp - 2, sp - 1, *, sp[-2] = (SAVE(), arith(vm, OP_MUL, sp[-2], sp[-1])));
 		sp--;
 		DISPATCH();
 	}
-	CASE(DIV) {
+
+	FAST(DIV) {
 		Value b = PEEK(0), a = PEEK(1);
 		if (IS_NUMBER(a) && IS_NUMBER(b))
 			sp[-2] = FLOAT_VAL(AS_NUMBER(a) / AS_NUMBER(b));
 		else
-			sp[-2] = arith(vm, OP_DIV, a, b);
+			sp[-2] = (SAVE(), arith(vm, OP_DIV, a, b));
 		sp--;
 		DISPATCH();
 	}
 #define INT_BINARY(NAME, EXPR)                                        \
-	CASE(NAME) {                                                  \
+	FAST(NAME) {                                                  \
 		Value b = PEEK(0), a = PEEK(1);                       \
 		if (IS_INT(a) && IS_INT(b)) {                         \
 			int64_t x = AS_INT(a), y = AS_INT(b);         \
 			sp[-2] = INT_VAL(EXPR);                       \
 		} else {                                              \
-			sp[-2] = arith(vm, OP_##NAME, a, b);          \
+			sp[-2] = (SAVE(), arith(vm, OP_##NAME, a, b));          \
 		}                                                     \
 		sp--;                                                 \
 		DISPATCH();                                           \
@@ -1256,19 +1295,19 @@ dispatch:
 	INT_BINARY(BOR, x | y)
 	INT_BINARY(BXOR, x ^ y)
 #undef INT_BINARY
-	CASE(MOD) {
+	FAST(MOD) {
 		Value b = PEEK(0), a = PEEK(1);
 		if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
 			/* the common case: a positive divisor, the result takes its sign */
 			int64_t r = AS_INT(a) % AS_INT(b);
 			sp[-2] = INT_VAL(r < 0 ? r + AS_INT(b) : r);
 		} else {
-			sp[-2] = arith(vm, OP_MOD, a, b);
+			sp[-2] = (SAVE(), arith(vm, OP_MOD, a, b));
 		}
 		sp--;
 		DISPATCH();
 	}
-	CASE(IDIV) {
+	FAST(IDIV) {
 		Value b = PEEK(0), a = PEEK(1);
 		if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
 			/* a positive divisor: truncation rounds negatives the wrong way by one */
@@ -1277,7 +1316,7 @@ dispatch:
 		} else if (IS_FLOAT(a) && IS_FLOAT(b)) {
 			sp[-2] = FLOAT_VAL(floor(AS_FLOAT(a) / AS_FLOAT(b)));
 		} else {
-			sp[-2] = arith(vm, OP_IDIV, a, b);
+			sp[-2] = (SAVE(), arith(vm, OP_IDIV, a, b));
 		}
 		sp--;
 		DISPATCH();
@@ -1286,40 +1325,40 @@ dispatch:
 	CASE(SHL)
 	CASE(SHR) {
 		Value b = PEEK(0), a = PEEK(1);
-		sp[-2] = arith(vm, (OpCode)op, a, b);
+		sp[-2] = (SAVE(), arith(vm, (OpCode)op, a, b));
 		sp--;
 		DISPATCH();
 	}
-	CASE(NEG) {
+	FAST(NEG) {
 		Value v = PEEK(0);
 		if (IS_INT(v))
 			sp[-1] = INT_VAL((int64_t)(0 - (uint64_t)AS_INT(v)));
 		else if (IS_FLOAT(v))
 			sp[-1] = FLOAT_VAL(-AS_FLOAT(v));
 		else
-			vm_error(vm, "bad operand type for unary -: %s", value_type_name(v));
+			RAISE("bad operand type for unary -: %s", value_type_name(v));
 		DISPATCH();
 	}
-	CASE(BNOT) {
+	FAST(BNOT) {
 		Value v = PEEK(0);
 		if (!IS_INT(v))
-			vm_error(vm, "bad operand type for ~: %s", value_type_name(v));
+			RAISE("bad operand type for ~: %s", value_type_name(v));
 		sp[-1] = INT_VAL(~AS_INT(v));
 		DISPATCH();
 	}
-	CASE(NOT) { sp[-1] = BOOL_VAL(value_falsy(PEEK(0))); DISPATCH(); }
-	CASE(JUMP) {
+	FAST(NOT) { sp[-1] = BOOL_VAL(value_falsy(PEEK(0))); DISPATCH(); }
+	FAST(JUMP) {
 		uint16_t off = READ_SHORT();
 		ip += off;
 		DISPATCH();
 	}
-	CASE(JUMP_IF_FALSE) {
+	FAST(JUMP_IF_FALSE) {
 		uint16_t off = READ_SHORT();
 		if (value_falsy(POP()))
 			ip += off;
 		DISPATCH();
 	}
-	CASE(AND) {
+	FAST(AND) {
 		uint16_t off = READ_SHORT();
 		if (value_falsy(PEEK(0)))
 			ip += off;
@@ -1327,7 +1366,7 @@ dispatch:
 			sp--;
 		DISPATCH();
 	}
-	CASE(OR) {
+	FAST(OR) {
 		uint16_t off = READ_SHORT();
 		if (!value_falsy(PEEK(0)))
 			ip += off;
@@ -1335,52 +1374,55 @@ dispatch:
 			sp--;
 		DISPATCH();
 	}
-	CASE(LOOP) {
+	FAST(LOOP) {
 		uint16_t off = READ_SHORT();
 		ip -= off;
 		if (vm->interrupted || --vm->steps_left < 0) {
-			frame->ip = ip;
+			SAVE();
 			vm_stop(vm);
 		}
 		DISPATCH();
 	}
-	CASE(POP_LOOP) {
+	FAST(POP_LOOP) {
 		uint16_t off = READ_SHORT();
 		sp--;
 		ip -= off;
 		if (vm->interrupted || --vm->steps_left < 0) {
-			frame->ip = ip;
-			vm->sp = sp;
+			SAVE();
 			vm_stop(vm);
 		}
 		DISPATCH();
 	}
-	CASE(CALL) {
+	FAST(CALL) {
 		int argc = READ_BYTE();
-		frame->ip = ip;
-		if (vm->interrupted || --vm->steps_left < 0)
+		frame->ip = ip; /* the return address */
+		if (vm->interrupted || --vm->steps_left < 0) {
+			vm->sp = sp;
 			vm_stop(vm);
+		}
 		Value callee = sp[-argc - 1];
-		if (IS_CLOSURE(callee) && fast_call(vm, AS_CLOSURE(callee), argc)) {
+		CallFrame *f;
+		if (IS_CLOSURE(callee) && (f = fast_call(vm, AS_CLOSURE(callee), argc, sp)) != NULL) {
 			/* the new frame is known: set the cached locals from it
 			 * directly (nothing ran, the stack has not moved) */
 			ObjFunction *fn = AS_CLOSURE(callee)->fn;
-			frame = &vm->frames[vm->frame_count - 1];
-			ip = FN_CODE(fn);
-			consts = FN_CONSTS(fn);
-			globals = MODULE_VALUES(fn->module);
+			frame = f;
+			ip = fn->code_data;
+			consts = fn->const_data;
+			globals = fn->module->value_data;
 			slots = sp - argc - 1;
 			DISPATCH();
 		}
+		vm->sp = sp;
 		call_value(vm, argc);
 		/* even a completed native call may have grown (moved) the frames */
 		LOAD_FRAME();
 		DISPATCH();
 	}
-	CASE(INVOKE) {
+	FAST(INVOKE) {
 		ObjString *name = AS_STRING(consts[READ_SHORT()]);
 		int argc = READ_BYTE();
-		frame->ip = ip;
+		SAVE(); /* the return address, and the top for what is called */
 		if (vm->interrupted || --vm->steps_left < 0)
 			vm_stop(vm);
 		Value recv = sp[-argc - 1];
@@ -1389,7 +1431,7 @@ dispatch:
 			ObjInstance *inst = AS_INSTANCE(recv);
 			Value *m;
 			if (map_find_str(inst->fields, name) == NULL && (m = map_find_str(inst->klass->methods, name)) != NULL &&
-			    fast_call(vm, AS_CLOSURE(*m), argc)) {
+			    fast_call(vm, AS_CLOSURE(*m), argc, sp) != NULL) {
 				LOAD_FRAME();
 				DISPATCH();
 			}
@@ -1449,9 +1491,9 @@ dispatch:
 		sp--;
 		DISPATCH();
 	}
-	CASE(RETURN) {
+	FAST(RETURN) {
 		Value result = sp[-1];
-		ObjFunction *callee = frame->closure->fn;
+		ObjClosure *callee = frame->closure;
 		if (vm->open_upvalues != NULL)
 			close_upvalues(vm, SLOTS);
 		uint32_t fc = --vm->frame_count;
@@ -1459,17 +1501,18 @@ dispatch:
 			vm->handler_count--;
 		SLOTS[0] = result;
 		sp = SLOTS + 1;
-		VM_SYNC();
-		if (fc == base_frames)
+		if (fc == base_frames) {
+			vm->sp = sp;
 			return true;
+		}
 		/* back in the caller's frame: a recursive return keeps the
 		 * function's constants and module variables (the locals are
 		 * current for the module: anything that moves them reloads) */
-		frame = &vm->frames[fc - 1];
+		frame--; /* the frames have not moved since frame was loaded */
 		ip = frame->ip;
 		slots = vm->stack + frame->base;
-		ObjFunction *caller = frame->closure->fn;
-		if (caller != callee) {
+		if (frame->closure != callee) {
+			ObjFunction *caller = frame->closure->fn;
 			consts = FN_CONSTS(caller);
 			globals = MODULE_VALUES(caller->module);
 		}
@@ -1580,7 +1623,7 @@ dispatch:
 		h->catch_ip = ip + off;
 		DISPATCH();
 	}
-	CASE(END_TRY) {
+	FAST(END_TRY) {
 		vm->handler_count--;
 		DISPATCH();
 	}
@@ -1604,13 +1647,12 @@ dispatch:
 			vm_error(vm, "cannot iterate over a %s value", value_type_name(v));
 		DISPATCH();
 	}
-	CASE(FOR_ITER) {
+	FAST(FOR_ITER) {
 		uint8_t slot = READ_BYTE();
 		uint8_t nvars = READ_BYTE();
 		uint16_t off = READ_SHORT();
 		Value *s = SLOTS + slot;
 		Value seq = s[0];
-		frame->ip = ip;
 		int64_t pos = AS_INT(s[1]);
 		if (IS_RANGE(seq)) {
 			ObjRange *r = AS_RANGE(seq);
@@ -1661,6 +1703,7 @@ dispatch:
 			ip += 3;
 			DISPATCH();
 		}
+		SAVE(); /* the rest may allocate, call or raise */
 		if (IS_STRING(seq)) {
 			ObjString *str = AS_STRING(seq);
 			if (pos >= (int64_t)str->len) {
@@ -1701,7 +1744,7 @@ dispatch:
 		}
 		vm_error(vm, "cannot iterate over a %s value", value_type_name(seq));
 	}
-	CASE(FOR_CHECK) {
+	FAST(FOR_CHECK) {
 		uint16_t off = READ_SHORT();
 		if (IS_NIL(PEEK(0))) {
 			sp--;
@@ -1732,16 +1775,9 @@ dispatch:
 #define K_OPERAND (consts[READ_SHORT()])
 #define L_OPERAND (SLOTS[READ_BYTE()])
 #define FUSED_ARITH(NAME, BASE, OPERAND, OPR)                                                 \
-	CASE(NAME) {                                                                          \
-		Value b = OPERAND, a = PEEK(0);                                               \
-		if (IS_INT(a) && IS_INT(b))                                                   \
-			sp[-1] = INT_VAL((int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) AS_INT(b))); \
-		else if (IS_FLOAT(a) && IS_FLOAT(b))                                          \
-			sp[-1] = FLOAT_VAL(AS_FLOAT(a) OPR AS_FLOAT(b));                      \
-		else if (IS_NUMBER(a) && IS_NUMBER(b))                                        \
-			sp[-1] = FLOAT_VAL(AS_NUMBER(a) OPR AS_NUMBER(b));                    \
-		else                                                                          \
-			sp[-1] = arith(vm, OP_##BASE, a, b);                                  \
+	FAST(NAME) {                                                                          \
+		const Value *b = &OPERAND;                                                    \
+		NUM_ARITH(sp - 1, sp - 1, b, OPR, sp[-1] = (SAVE(), arith(vm, OP_##BASE, sp[-1], *b))); \
 		DISPATCH();                                                                   \
 	}
 	FUSED_ARITH(ADD_K, ADD, K_OPERAND, +)
@@ -1751,31 +1787,31 @@ dispatch:
 	FUSED_ARITH(SUB_L, SUB, L_OPERAND, -)
 	FUSED_ARITH(MUL_L, MUL, L_OPERAND, *)
 #undef FUSED_ARITH
-	CASE(DIV_K) {
+	FAST(DIV_K) {
 		Value b = K_OPERAND, a = PEEK(0);
 		if (IS_NUMBER(a) && IS_NUMBER(b))
 			sp[-1] = FLOAT_VAL(AS_NUMBER(a) / AS_NUMBER(b));
 		else
-			sp[-1] = arith(vm, OP_DIV, a, b);
+			sp[-1] = (SAVE(), arith(vm, OP_DIV, a, b));
 		DISPATCH();
 	}
-	CASE(IDIV_K) {
+	FAST(IDIV_K) {
 		Value b = K_OPERAND, a = PEEK(0);
 		if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
 			int64_t x = AS_INT(a), y = AS_INT(b), q = x / y;
 			sp[-1] = INT_VAL(q - (x % y != 0 && x < 0));
 		} else {
-			sp[-1] = arith(vm, OP_IDIV, a, b);
+			sp[-1] = (SAVE(), arith(vm, OP_IDIV, a, b));
 		}
 		DISPATCH();
 	}
-	CASE(MOD_K) {
+	FAST(MOD_K) {
 		Value b = K_OPERAND, a = PEEK(0);
 		if (IS_INT(a) && IS_INT(b) && AS_INT(b) > 0) {
 			int64_t r = AS_INT(a) % AS_INT(b);
 			sp[-1] = INT_VAL(r < 0 ? r + AS_INT(b) : r);
 		} else {
-			sp[-1] = arith(vm, OP_MOD, a, b);
+			sp[-1] = (SAVE(), arith(vm, OP_MOD, a, b));
 		}
 		DISPATCH();
 	}
@@ -1793,26 +1829,19 @@ dispatch:
 		sp[-1] = BOOL_VAL(r);                                      \
 		DISPATCH();                                                \
 	} while (0)
-	CASE(EQ_K) {
+	FAST(EQ_K) {
 		bool r = value_equal(PEEK(0), K_OPERAND);
 		FUSED_BRANCH_OR_PUSH(r);
 	}
-	CASE(NE_K) {
+	FAST(NE_K) {
 		bool r = !value_equal(PEEK(0), K_OPERAND);
 		FUSED_BRANCH_OR_PUSH(r);
 	}
 #define FUSED_COMPARE(NAME, OPSTR, OPERAND, CMP)                                      \
-	CASE(NAME) {                                                                  \
-		Value b = OPERAND, a = PEEK(0);                                       \
+	FAST(NAME) {                                                                  \
+		const Value *b = &OPERAND;                                            \
 		bool r;                                                               \
-		if (IS_INT(a) && IS_INT(b)) {                                         \
-			r = AS_INT(a) CMP AS_INT(b);                                  \
-		} else if (IS_FLOAT(a) && IS_FLOAT(b)) {                              \
-			r = AS_FLOAT(a) CMP AS_FLOAT(b);                              \
-		} else {                                                              \
-			int c = compare_values(vm, a, b, OPSTR);                      \
-			r = c != 2 && c CMP 0;                                        \
-		}                                                                     \
+		NUM_COMPARE(r, sp - 1, b, OPSTR, CMP);                                \
 		FUSED_BRANCH_OR_PUSH(r);                                              \
 	}
 	FUSED_COMPARE(LT_K, "<", K_OPERAND, <)
@@ -1829,27 +1858,186 @@ dispatch:
 #undef L_OPERAND
 /* Both operands locals (ADD_LL ...): u8 left slot, u8 right slot. */
 #define LOCAL_PAIR_ARITH(NAME, BASE, OPR)                                                     \
-	CASE(NAME) {                                                                          \
-		Value a = SLOTS[ip[0]], b = SLOTS[ip[1]];                                     \
+	FAST(NAME) {                                                                          \
+		const Value *a = &SLOTS[ip[0]], *b = &SLOTS[ip[1]];                           \
 		ip += 2;                                                                      \
-		if (IS_INT(a) && IS_INT(b))                                                   \
-			PUSH(INT_VAL((int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) AS_INT(b))));   \
-		else if (IS_FLOAT(a) && IS_FLOAT(b))                                          \
-			PUSH(FLOAT_VAL(AS_FLOAT(a) OPR AS_FLOAT(b)));                         \
-		else if (IS_NUMBER(a) && IS_NUMBER(b))                                        \
-			PUSH(FLOAT_VAL(AS_NUMBER(a) OPR AS_NUMBER(b)));                       \
-		else {                                                                        \
-			PUSH(a);                                                              \
-			VM_SYNC();                                                            \
-			sp[-1] = arith(vm, OP_##BASE, a, b);                                  \
-		}                                                                             \
+		sp++;                                                                         \
+		NUM_ARITH(sp - 1, a, b, OPR, {                                                \
+			Value x = *a, y = *b;                                                 \
+			sp[-1] = x;                                                           \
+			SAVE();                                                               \
+			sp[-1] = arith(vm, OP_##BASE, x, y);                                  \
+		});                                                                           \
 		DISPATCH();                                                                   \
 	}
 	LOCAL_PAIR_ARITH(ADD_LL, ADD, +)
 	LOCAL_PAIR_ARITH(SUB_LL, SUB, -)
 	LOCAL_PAIR_ARITH(MUL_LL, MUL, *)
 #undef LOCAL_PAIR_ARITH
-	CASE(GET_LOCAL_FIELD) {
+/* Small int immediates (opcodes.h): the _I forms replace the operand on the
+ * stack, the _LI forms read a local and push. An int result only rewrites
+ * the payload: the tag is INT already. */
+#define IMM16(at) ((int64_t)(int16_t)(uint16_t)((at)[0] | ((at)[1] << 8)))
+#define IMM_ARITH(NAME, BASE, OPR)                                                             \
+	FAST(NAME) {                                                                           \
+		int64_t k = IMM16(ip);                                                         \
+		ip += 2;                                                                       \
+		Value a = PEEK(0);                                                             \
+		if (IS_INT(a))                                                                 \
+			sp[-1].as.i = (int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) k);           \
+		else if (IS_FLOAT(a))                                                          \
+			sp[-1].as.f = AS_FLOAT(a) OPR(double) k;                               \
+		else                                                                           \
+			sp[-1] = (SAVE(), arith(vm, OP_##BASE, a, INT_VAL(k)));                \
+		DISPATCH();                                                                    \
+	}
+	IMM_ARITH(ADD_I, ADD, +)
+	IMM_ARITH(SUB_I, SUB, -)
+	IMM_ARITH(MUL_I, MUL, *)
+#undef IMM_ARITH
+	FAST(IDIV_I) {
+		int64_t k = IMM16(ip);
+		ip += 2;
+		Value a = PEEK(0);
+		if (IS_INT(a) && k > 0) {
+			int64_t x = AS_INT(a), q = x / k;
+			sp[-1].as.i = q - (x % k != 0 && x < 0);
+		} else {
+			sp[-1] = (SAVE(), arith(vm, OP_IDIV, a, INT_VAL(k)));
+		}
+		DISPATCH();
+	}
+	FAST(MOD_I) {
+		int64_t k = IMM16(ip);
+		ip += 2;
+		Value a = PEEK(0);
+		if (IS_INT(a) && k > 0) {
+			int64_t r = AS_INT(a) % k;
+			sp[-1].as.i = r < 0 ? r + k : r;
+		} else {
+			sp[-1] = (SAVE(), arith(vm, OP_MOD, a, INT_VAL(k)));
+		}
+		DISPATCH();
+	}
+	FAST(GET_INDEX_LL) {
+		Value obj = SLOTS[ip[0]], idx = SLOTS[ip[1]];
+		ip += 2;
+		if (IS_LIST(obj) && IS_INT(idx)) {
+			ObjList *l = AS_LIST(obj);
+			int64_t i = AS_INT(idx);
+			if (i < 0)
+				i += l->count;
+			if (i < 0 || i >= (int64_t)l->count)
+				RAISE("index out of range");
+			PUSH(LIST_ITEMS(l)[i]);
+		} else {
+			PUSH(obj);
+			PUSH(idx);
+			SAVE();
+			Value v = get_index(vm, obj, idx);
+			sp--;
+			sp[-1] = v;
+		}
+		DISPATCH();
+	}
+#define LOCAL_IMM_ARITH(NAME, BASE, OPR)                                                       \
+	FAST(NAME) {                                                                           \
+		Value a = SLOTS[ip[0]];                                                        \
+		int64_t k = IMM16(ip + 1);                                                     \
+		ip += 3;                                                                       \
+		if (IS_INT(a)) {                                                               \
+			PUSH(INT_VAL((int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) k)));         \
+		} else if (IS_FLOAT(a)) {                                                      \
+			PUSH(FLOAT_VAL(AS_FLOAT(a) OPR(double) k));                            \
+		} else {                                                                       \
+			PUSH(a);                                                               \
+			VM_SYNC();                                                             \
+			sp[-1] = arith(vm, OP_##BASE, a, INT_VAL(k));                          \
+		}                                                                              \
+		DISPATCH();                                                                    \
+	}
+	LOCAL_IMM_ARITH(ADD_LI, ADD, +)
+	LOCAL_IMM_ARITH(SUB_LI, SUB, -)
+	LOCAL_IMM_ARITH(MUL_LI, MUL, *)
+#undef LOCAL_IMM_ARITH
+/* A comparison with a small int: ints and floats directly (the immediate is
+ * exact as a double), anything else through compare_values, which raises. */
+#define IMM_COMPARE(r, a, k, OPSTR, CMP)                                                    \
+	do {                                                                                \
+		if (IS_INT(a)) {                                                            \
+			r = AS_INT(a) CMP(k);                                               \
+		} else if (IS_FLOAT(a)) {                                                   \
+			r = AS_FLOAT(a) CMP(double)(k);                                     \
+		} else {                                                                    \
+			SAVE();                                                             \
+			int c_ = compare_values(vm, a, INT_VAL(k), OPSTR);                  \
+			r = c_ != 2 && c_ CMP 0;                                            \
+		}                                                                           \
+	} while (0)
+#define IMM_EQUAL(r, a, k, CMP) (r = (IS_INT(a) ? AS_INT(a) == (k) : value_equal(a, INT_VAL(k))) CMP true)
+/* The result of an _I comparison replaces its operand; an _LI one pushes.
+ * Either way a JUMP_IF_FALSE right after is taken here (see BRANCH_OR_PUSH). */
+#define IMM_BRANCH_OR_PUSH(r, pushes)                                      \
+	do {                                                               \
+		if (*ip == OP_JUMP_IF_FALSE) {                             \
+			sp -= 1 - (pushes);                                \
+			uint16_t off_ = (uint16_t)(ip[1] | (ip[2] << 8));  \
+			ip += 3;                                           \
+			if (!(r))                                          \
+				ip += off_;                                \
+			DISPATCH();                                        \
+		}                                                          \
+		sp += (pushes);                                            \
+		sp[-1] = BOOL_VAL(r);                                      \
+		DISPATCH();                                                \
+	} while (0)
+#define IMM_CMP_OP(NAME, OPSTR, CMP)                                  \
+	FAST(NAME##_I) {                                              \
+		int64_t k = IMM16(ip);                                \
+		ip += 2;                                              \
+		Value a = PEEK(0);                                    \
+		bool r;                                               \
+		IMM_COMPARE(r, a, k, OPSTR, CMP);                     \
+		IMM_BRANCH_OR_PUSH(r, 0);                             \
+	}                                                             \
+	FAST(NAME##_LI) {                                             \
+		Value a = SLOTS[ip[0]];                               \
+		int64_t k = IMM16(ip + 1);                            \
+		ip += 3;                                              \
+		bool r;                                               \
+		IMM_COMPARE(r, a, k, OPSTR, CMP);                     \
+		IMM_BRANCH_OR_PUSH(r, 1);                             \
+	}
+	IMM_CMP_OP(LT, "<", <)
+	IMM_CMP_OP(LE, "<=", <=)
+	IMM_CMP_OP(GT, ">", >)
+	IMM_CMP_OP(GE, ">=", >=)
+#undef IMM_CMP_OP
+#define IMM_EQ_OP(NAME, CMP)                                          \
+	FAST(NAME##_I) {                                              \
+		int64_t k = IMM16(ip);                                \
+		ip += 2;                                              \
+		Value a = PEEK(0);                                    \
+		bool r;                                               \
+		IMM_EQUAL(r, a, k, CMP);                              \
+		IMM_BRANCH_OR_PUSH(r, 0);                             \
+	}                                                             \
+	FAST(NAME##_LI) {                                             \
+		Value a = SLOTS[ip[0]];                               \
+		int64_t k = IMM16(ip + 1);                            \
+		ip += 3;                                              \
+		bool r;                                               \
+		IMM_EQUAL(r, a, k, CMP);                              \
+		IMM_BRANCH_OR_PUSH(r, 1);                             \
+	}
+	IMM_EQ_OP(EQ, ==)
+	IMM_EQ_OP(NE, !=)
+#undef IMM_EQ_OP
+#undef IMM_BRANCH_OR_PUSH
+#undef IMM_EQUAL
+#undef IMM_COMPARE
+#undef IMM16
+	FAST(GET_LOCAL_FIELD) {
 		ObjString *name = AS_STRING(consts[READ_SHORT()]);
 		Value recv = SLOTS[READ_BYTE()];
 		if (IS_INSTANCE(recv)) {
@@ -1861,14 +2049,14 @@ dispatch:
 		}
 		PUSH(recv);
 		VM_SYNC();
-		sp[-1] = get_property(vm, recv, name);
+		sp[-1] = (SAVE(), get_property(vm, recv, name));
 		DISPATCH();
 	}
 #ifdef GALE_SWITCH_DISPATCH
 	default:
 		break;
 	}
-	vm_error(vm, "bad instruction %d", op);
+	RAISE("bad instruction %d", op);
 #endif
 }
 

@@ -54,8 +54,10 @@ struct GaleVM {
 	Value *stack; /* stackalloc'd; grows by copying (open upvalues fixed up) */
 	Value *sp;
 	uint32_t stack_cap;
+	Value *stack_end; /* stack + stack_cap */
 	CallFrame *frames;
 	uint32_t frame_count, frame_cap;
+	uint32_t frame_limit; /* the lesser of frame_cap and config.max_call_depth */
 	TryHandler handlers[VM_MAX_HANDLERS];
 	uint32_t handler_count;
 	ObjUpvalue *open_upvalues;
@@ -131,6 +133,7 @@ void vm_call(GaleVM *vm, Value callee, int argc, const Value *argv, Value *out);
 bool vm_pcall(GaleVM *vm, Value callee, int argc, const Value *argv, Value *out);
 /* Ensure room for n more values above sp. */
 void vm_reserve(GaleVM *vm, size_t n);
+void vm_set_frame_limit(GaleVM *vm);
 
 /* ---- formatting (format.c) ---- */
 typedef struct StrBuf {
@@ -143,7 +146,7 @@ void sb_init(GaleVM *vm, StrBuf *sb);
 void sb_add(StrBuf *sb, const char *s, size_t n);
 void sb_addc(StrBuf *sb, char c);
 void sb_addf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-ObjString *sb_finish(StrBuf *sb); /* interns and pops the root */
+ObjString *sb_finish(StrBuf *sb); /* a plain (not interned) string; pops the root */
 void sb_drop(StrBuf *sb);
 /* Append v as str() shows it (quoted when inside a container). */
 void sb_value(StrBuf *sb, Value v, bool quoted);
