@@ -1020,20 +1020,16 @@ dispatch:
 		unsigned tt_ = TAGS((pa)->type, (pb)->type);                                    \
 		if (tt_ == TAGS(VAL_INT, VAL_INT)) {                                            \
 			int64_t r_ = (int64_t)((uint64_t)(pa)->as.i OPR(uint64_t)(pb)->as.i);   \
-			(dst)->type = VAL_INT;                                                  \
-			(dst)->as.i = r_;                                                       \
+			*(dst) = INT_VAL(r_);                                                   \
 		} else if (tt_ == TAGS(VAL_FLOAT, VAL_FLOAT)) {                                 \
 			double r_ = (pa)->as.f OPR(pb)->as.f;                                   \
-			(dst)->type = VAL_FLOAT;                                                \
-			(dst)->as.f = r_;                                                       \
+			*(dst) = FLOAT_VAL(r_);                                                 \
 		} else if (tt_ == TAGS(VAL_INT, VAL_FLOAT)) {                                   \
 			double r_ = (double)(pa)->as.i OPR(pb)->as.f;                           \
-			(dst)->type = VAL_FLOAT;                                                \
-			(dst)->as.f = r_;                                                       \
+			*(dst) = FLOAT_VAL(r_);                                                 \
 		} else if (tt_ == TAGS(VAL_FLOAT, VAL_INT)) {                                   \
 			double r_ = (pa)->as.f OPR(double)(pb)->as.i;                           \
-			(dst)->type = VAL_FLOAT;                                                \
-			(dst)->as.f = r_;                                                       \
+			*(dst) = FLOAT_VAL(r_);                                                 \
 		} else {                                                                        \
 			__VA_ARGS__;                                                            \
 		}                                                                               \
@@ -1884,9 +1880,9 @@ dispatch:
 		ip += 2;                                                                       \
 		Value a = PEEK(0);                                                             \
 		if (IS_INT(a))                                                                 \
-			sp[-1].as.i = (int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) k);           \
+			sp[-1] = INT_VAL((int64_t)((uint64_t)AS_INT(a) OPR(uint64_t) k));       \
 		else if (IS_FLOAT(a))                                                          \
-			sp[-1].as.f = AS_FLOAT(a) OPR(double) k;                               \
+			sp[-1] = FLOAT_VAL(AS_FLOAT(a) OPR(double) k);                         \
 		else                                                                           \
 			sp[-1] = (SAVE(), arith(vm, OP_##BASE, a, INT_VAL(k)));                \
 		DISPATCH();                                                                    \
@@ -1900,8 +1896,15 @@ dispatch:
 		ip += 2;
 		Value a = PEEK(0);
 		if (IS_INT(a) && k > 0) {
-			int64_t x = AS_INT(a), q = x / k;
-			sp[-1].as.i = q - (x % k != 0 && x < 0);
+			int64_t x = AS_INT(a), q;
+			if ((k & (k - 1)) == 0) {
+				/* a power of two: the arithmetic shift floors, as // does */
+				q = x >> __builtin_ctzll((uint64_t)k);
+			} else {
+				q = x / k;
+				q -= x % k != 0 && x < 0;
+			}
+			sp[-1] = INT_VAL(q);
 		} else {
 			sp[-1] = (SAVE(), arith(vm, OP_IDIV, a, INT_VAL(k)));
 		}
@@ -1912,8 +1915,14 @@ dispatch:
 		ip += 2;
 		Value a = PEEK(0);
 		if (IS_INT(a) && k > 0) {
-			int64_t r = AS_INT(a) % k;
-			sp[-1].as.i = r < 0 ? r + k : r;
+			int64_t r;
+			if ((k & (k - 1)) == 0) {
+				r = (int64_t)((uint64_t)AS_INT(a) & (uint64_t)(k - 1)); /* floored, never negative */
+			} else {
+				r = AS_INT(a) % k;
+				r = r < 0 ? r + k : r;
+			}
+			sp[-1] = INT_VAL(r);
 		} else {
 			sp[-1] = (SAVE(), arith(vm, OP_MOD, a, INT_VAL(k)));
 		}
