@@ -413,14 +413,41 @@ static ObjFunction *end_compiler(Parser *p)
 
 static void begin_scope(Parser *p) { p->c->scope_depth++; }
 
+/* Drop the locals from index `from` up (the newest last): a captured one
+ * closes its upvalue, a run of plain ones is one POP or POPN. */
+static void emit_local_pops(Parser *p, int from)
+{
+	Compiler *c = p->c;
+	int i = c->local_count - 1;
+	while (i >= from) {
+		if (c->locals[i].captured) {
+			emit_op(p, OP_CLOSE_UPVAL);
+			i--;
+			continue;
+		}
+		int n = 0;
+		while (i >= from && !c->locals[i].captured && n < 255) {
+			n++;
+			i--;
+		}
+		if (n == 1) {
+			emit_op(p, OP_POP);
+		} else {
+			emit_op_byte(p, OP_POPN, (uint8_t)n);
+			adjust(p, -n);
+		}
+	}
+}
+
 static void end_scope(Parser *p)
 {
 	Compiler *c = p->c;
 	c->scope_depth--;
-	while (c->local_count > 0 && c->locals[c->local_count - 1].depth > c->scope_depth) {
-		emit_op(p, c->locals[c->local_count - 1].captured ? OP_CLOSE_UPVAL : OP_POP);
-		c->local_count--;
-	}
+	int from = c->local_count;
+	while (from > 0 && c->locals[from - 1].depth > c->scope_depth)
+		from--;
+	emit_local_pops(p, from);
+	c->local_count = from;
 }
 
 /* Pops for locals deeper than depth, without forgetting them (break/continue). */
@@ -428,8 +455,10 @@ static void discard_locals(Parser *p, int depth)
 {
 	Compiler *c = p->c;
 	int save = c->depth;
-	for (int i = c->local_count - 1; i >= 0 && c->locals[i].depth > depth; i--)
-		emit_op(p, c->locals[i].captured ? OP_CLOSE_UPVAL : OP_POP);
+	int from = c->local_count;
+	while (from > 0 && c->locals[from - 1].depth > depth)
+		from--;
+	emit_local_pops(p, from);
 	c->depth = save;
 }
 
@@ -942,8 +971,16 @@ static void dot(Parser *p, bool can_assign)
 		expression(p);
 		emit_op_short(p, OP_SET_FIELD, k);
 	} else if (can_assign && match_compound(p, &op)) {
-		emit_op(p, OP_DUP);
-		emit_op_short(p, OP_GET_FIELD, k);
+		if (ends_with_lone(p, OP_GET_LOCAL, 2)) {
+			/* local.name op= e: read the field straight from the local
+			 * (the receiver stays below for SET_FIELD) */
+			uint8_t slot = FN_CODE(cur_fn(p))[cur_fn(p)->code_len - 1];
+			emit_op_short(p, OP_GET_LOCAL_FIELD, k);
+			emit_byte(p, slot);
+		} else {
+			emit_op(p, OP_DUP);
+			emit_op_short(p, OP_GET_FIELD, k);
+		}
 		uint32_t right = cur_fn(p)->code_len;
 		expression(p);
 		emit_binary(p, op, right);

@@ -27,6 +27,7 @@
  * their left operand from a local as well (u8 slot, then the immediate:
  * SLOT_IMM) and push the result: `n - 1` or `n < 2` is one instruction.
  * GET_INDEX_LL is `local[local]` (`v[j]`): u8 object slot, u8 index slot.
+ * POPN drops u8 values at once: the locals of a block going out of scope.
  */
 #include <stdint.h>
 
@@ -145,7 +146,8 @@
 	OP(GE_LI, SLOT_IMM, 1)                  \
 	OP(IDIV_I, IMM, 0)                      \
 	OP(MOD_I, IMM, 0)                       \
-	OP(GET_INDEX_LL, SLOTS, 1)
+	OP(GET_INDEX_LL, SLOTS, 1)              \
+	OP(POPN, BYTE, VAR)
 
 typedef enum OpCode {
 #define OP_ENUM(name, fmt, effect) OP_##name,

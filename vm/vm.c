@@ -1054,6 +1054,10 @@ dispatch:
 	FAST(TRUE) { PUSH(BOOL_VAL(true)); DISPATCH(); }
 	FAST(FALSE) { PUSH(BOOL_VAL(false)); DISPATCH(); }
 	FAST(POP) { sp--; DISPATCH(); }
+	FAST(POPN) {
+		sp -= READ_BYTE();
+		DISPATCH();
+	}
 	FAST(DUP) { Value v = PEEK(0); PUSH(v); DISPATCH(); }
 	FAST(DUP2) {
 		Value a = PEEK(1), b = PEEK(0);
