@@ -740,7 +740,23 @@ static void named_variable(Parser *p, const char *name, size_t len, bool can_ass
 		uint32_t right = cur_fn(p)->code_len;
 		expression(p);
 		emit_binary(p, op, right);
-		emit_set(p, k, arg);
+		/* a plain + - * then the store: one instruction (see opcodes.h) */
+		static const uint8_t to_local[OP__COUNT] = {[OP_ADD] = OP_ADD_SL, [OP_SUB] = OP_SUB_SL, [OP_MUL] = OP_MUL_SL};
+		static const uint8_t to_global[OP__COUNT] = {[OP_ADD] = OP_ADD_SG, [OP_SUB] = OP_SUB_SG, [OP_MUL] = OP_MUL_SG};
+		ObjFunction *f = cur_fn(p);
+		uint8_t last = f->code_len > 0 ? FN_CODE(f)[f->code_len - 1] : 0;
+		if (k != VAR_UPVAL && p->error_count == 0 && p->c->last_op == f->code_len && to_local[last] != 0) {
+			/* the operator's stack effect is counted; the store's is 0 */
+			if (k == VAR_LOCAL) {
+				FN_CODE(f)[f->code_len - 1] = to_local[last];
+				emit_byte(p, (uint8_t)arg);
+			} else {
+				FN_CODE(f)[f->code_len - 1] = to_global[last];
+				emit_short(p, (uint32_t)arg);
+			}
+		} else {
+			emit_set(p, k, arg);
+		}
 	} else {
 		emit_get(p, k, arg);
 	}

@@ -28,6 +28,8 @@
  * SLOT_IMM) and push the result: `n - 1` or `n < 2` is one instruction.
  * GET_INDEX_LL is `local[local]` (`v[j]`): u8 object slot, u8 index slot.
  * POPN drops u8 values at once: the locals of a block going out of scope.
+ * ADD_SL, SUB_SL, MUL_SL are the operator then SET_LOCAL (u8 slot), and the
+ * _SG forms the operator then SET_GLOBAL (u16 slot): the end of `x += e`.
  */
 #include <stdint.h>
 
@@ -147,7 +149,13 @@
 	OP(IDIV_I, IMM, 0)                      \
 	OP(MOD_I, IMM, 0)                       \
 	OP(GET_INDEX_LL, SLOTS, 1)              \
-	OP(POPN, BYTE, VAR)
+	OP(POPN, BYTE, VAR)                     \
+	OP(ADD_SL, BYTE, -1)                    \
+	OP(SUB_SL, BYTE, -1)                    \
+	OP(MUL_SL, BYTE, -1)                    \
+	OP(ADD_SG, SHORT, -1)                   \
+	OP(SUB_SG, SHORT, -1)                   \
+	OP(MUL_SG, SHORT, -1)
 
 typedef enum OpCode {
 #define OP_ENUM(name, fmt, effect) OP_##name,

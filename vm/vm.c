@@ -305,7 +305,8 @@ static void call_native(GaleVM *vm, ObjNative *n, int argc)
 	if (n->arity >= 0 && argc != n->arity)
 		arity_error(vm, OBJ_VAL(n), n->arity, argc, false);
 	uint32_t base = (uint32_t)(vm->sp - vm->stack) - (uint32_t)argc - 1;
-	CallFrame *f = push_frame(vm);
+	/* room in the frame array: push in place, else the general path */
+	CallFrame *f = vm->frame_count < vm->frame_limit ? &vm->frames[vm->frame_count++] : push_frame(vm);
 	f->closure = NULL;
 	f->native = n;
 	f->ip = NULL;
@@ -1270,6 +1271,37 @@ dispatch:
 		DISPATCH();
 	}
 
+/* The end of `x += e` (opcodes.h): the operator, then the store into a
+ * local or a module variable, in one dispatch. */
+#define ARITH_STORE_LOCAL(NAME, BASE, OPR)                                                      \
+	FAST(NAME) {                                                                            \
+		NUM_ARITH(sp - 2, sp - 2, sp - 1, OPR, sp[-2] = (SAVE(), arith(vm, OP_##BASE, sp[-2], sp[-1]))); \
+		sp--;                                                                           \
+		SLOTS[READ_BYTE()] = sp[-1];                                                    \
+		SKIP_POP();                                                                     \
+		DISPATCH();                                                                     \
+	}
+	ARITH_STORE_LOCAL(ADD_SL, ADD, +)
+	ARITH_STORE_LOCAL(SUB_SL, SUB, -)
+	ARITH_STORE_LOCAL(MUL_SL, MUL, *)
+#undef ARITH_STORE_LOCAL
+#define ARITH_STORE_GLOBAL(NAME, BASE, OPR)                                                     \
+	FAST(NAME) {                                                                            \
+		NUM_ARITH(sp - 2, sp - 2, sp - 1, OPR, sp[-2] = (SAVE(), arith(vm, OP_##BASE, sp[-2], sp[-1]))); \
+		sp--;                                                                           \
+		uint16_t slot = READ_SHORT();                                                   \
+		if (IS_UNDEF(globals[slot])) {                                                  \
+			ObjModule *m = frame->closure->fn->module;                              \
+			RAISE("undefined variable '%s'", AS_CSTRING(((Value *)m->slot_names->data)[slot])); \
+		}                                                                               \
+		globals[slot] = sp[-1];                                                         \
+		SKIP_POP();                                                                     \
+		DISPATCH();                                                                     \
+	}
+	ARITH_STORE_GLOBAL(ADD_SG, ADD, +)
+	ARITH_STORE_GLOBAL(SUB_SG, SUB, -)
+	ARITH_STORE_GLOBAL(MUL_SG, MUL, *)
+#undef ARITH_STORE_GLOBAL
 	FAST(DIV) {
 		Value b = PEEK(0), a = PEEK(1);
 		if (IS_NUMBER(a) && IS_NUMBER(b))
@@ -1321,9 +1353,9 @@ dispatch:
 		sp--;
 		DISPATCH();
 	}
-	CASE(POW)
-	CASE(SHL)
-	CASE(SHR) {
+	FAST(POW)
+	FAST(SHL)
+	FAST(SHR) {
 		Value b = PEEK(0), a = PEEK(1);
 		sp[-2] = (SAVE(), arith(vm, (OpCode)op, a, b));
 		sp--;
@@ -1657,7 +1689,15 @@ dispatch:
 		if (IS_RANGE(seq)) {
 			ObjRange *r = AS_RANGE(seq);
 			int64_t v;
-			if (__builtin_mul_overflow(pos, r->step, &v) || __builtin_add_overflow(v, r->start, &v)) {
+			if (r->step == 1) {
+				/* pos counts up from 0 and the loop ends as start + pos
+				 * reaches end, so the sum never passes end: no overflow */
+				v = (int64_t)((uint64_t)r->start + (uint64_t)pos);
+				if (v >= r->end) {
+					ip += off;
+					DISPATCH();
+				}
+			} else if (__builtin_mul_overflow(pos, r->step, &v) || __builtin_add_overflow(v, r->start, &v)) {
 				/* pos * step left the int64 range: only the exact count
 				 * can tell whether the range goes on (rare, near the ends). */
 				if ((uint64_t)pos >= range_len(r)) {
