@@ -1099,14 +1099,19 @@ dispatch:
 		PUSH(v);
 		DISPATCH();
 	}
+/* Store the top into the module variable named by the u16 operand; it must
+ * have been defined (assignment never creates one). */
+#define STORE_GLOBAL()                                                                              \
+	do {                                                                                        \
+		uint16_t slot_ = READ_SHORT();                                                      \
+		if (IS_UNDEF(globals[slot_])) {                                                     \
+			ObjModule *m_ = frame->closure->fn->module;                                 \
+			RAISE("undefined variable '%s'", AS_CSTRING(((Value *)m_->slot_names->data)[slot_])); \
+		}                                                                                   \
+		globals[slot_] = PEEK(0);                                                           \
+	} while (0)
 	FAST(SET_GLOBAL) {
-		uint16_t slot = READ_SHORT();
-		if (IS_UNDEF(globals[slot])) {
-			ObjModule *m = frame->closure->fn->module;
-			SAVE();
-			vm_error(vm, "undefined variable '%s'", AS_CSTRING(((Value *)m->slot_names->data)[slot]));
-		}
-		globals[slot] = PEEK(0);
+		STORE_GLOBAL();
 		SKIP_POP();
 		DISPATCH();
 	}
@@ -1273,35 +1278,22 @@ dispatch:
 
 /* The end of `x += e` (opcodes.h): the operator, then the store into a
  * local or a module variable, in one dispatch. */
-#define ARITH_STORE_LOCAL(NAME, BASE, OPR)                                                      \
-	FAST(NAME) {                                                                            \
+#define ARITH_STORE(NAME, BASE, OPR, ...)                                                      \
+	FAST(NAME) {                                                                           \
 		NUM_ARITH(sp - 2, sp - 2, sp - 1, OPR, sp[-2] = (SAVE(), arith(vm, OP_##BASE, sp[-2], sp[-1]))); \
-		sp--;                                                                           \
-		SLOTS[READ_BYTE()] = sp[-1];                                                    \
-		SKIP_POP();                                                                     \
-		DISPATCH();                                                                     \
+		sp--;                                                                          \
+		__VA_ARGS__;                                                                   \
+		SKIP_POP();                                                                    \
+		DISPATCH();                                                                    \
 	}
-	ARITH_STORE_LOCAL(ADD_SL, ADD, +)
-	ARITH_STORE_LOCAL(SUB_SL, SUB, -)
-	ARITH_STORE_LOCAL(MUL_SL, MUL, *)
-#undef ARITH_STORE_LOCAL
-#define ARITH_STORE_GLOBAL(NAME, BASE, OPR)                                                     \
-	FAST(NAME) {                                                                            \
-		NUM_ARITH(sp - 2, sp - 2, sp - 1, OPR, sp[-2] = (SAVE(), arith(vm, OP_##BASE, sp[-2], sp[-1]))); \
-		sp--;                                                                           \
-		uint16_t slot = READ_SHORT();                                                   \
-		if (IS_UNDEF(globals[slot])) {                                                  \
-			ObjModule *m = frame->closure->fn->module;                              \
-			RAISE("undefined variable '%s'", AS_CSTRING(((Value *)m->slot_names->data)[slot])); \
-		}                                                                               \
-		globals[slot] = sp[-1];                                                         \
-		SKIP_POP();                                                                     \
-		DISPATCH();                                                                     \
-	}
-	ARITH_STORE_GLOBAL(ADD_SG, ADD, +)
-	ARITH_STORE_GLOBAL(SUB_SG, SUB, -)
-	ARITH_STORE_GLOBAL(MUL_SG, MUL, *)
-#undef ARITH_STORE_GLOBAL
+	ARITH_STORE(ADD_SL, ADD, +, SLOTS[READ_BYTE()] = sp[-1])
+	ARITH_STORE(SUB_SL, SUB, -, SLOTS[READ_BYTE()] = sp[-1])
+	ARITH_STORE(MUL_SL, MUL, *, SLOTS[READ_BYTE()] = sp[-1])
+	ARITH_STORE(ADD_SG, ADD, +, STORE_GLOBAL())
+	ARITH_STORE(SUB_SG, SUB, -, STORE_GLOBAL())
+	ARITH_STORE(MUL_SG, MUL, *, STORE_GLOBAL())
+#undef ARITH_STORE
+#undef STORE_GLOBAL
 	FAST(DIV) {
 		Value b = PEEK(0), a = PEEK(1);
 		if (IS_NUMBER(a) && IS_NUMBER(b))
