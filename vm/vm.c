@@ -1157,17 +1157,22 @@ dispatch:
 		SKIP_POP();
 		DISPATCH();
 	}
+/* The item of list l at int index i (negative counts from the end), or
+ * raise. */
+#define LIST_ITEM(l, i, out)                                  \
+	do {                                                  \
+		int64_t at_ = (i);                            \
+		if (at_ < 0)                                  \
+			at_ += (l)->count;                    \
+		if (at_ < 0 || at_ >= (int64_t)(l)->count)    \
+			RAISE("index out of range");          \
+		out = LIST_ITEMS(l)[at_];                     \
+	} while (0)
 	FAST(GET_INDEX) {
 		Value obj = PEEK(1), idx = PEEK(0);
 		Value v;
 		if (IS_LIST(obj) && IS_INT(idx)) {
-			ObjList *l = AS_LIST(obj);
-			int64_t i = AS_INT(idx);
-			if (i < 0)
-				i += l->count;
-			if (i < 0 || i >= (int64_t)l->count)
-				RAISE("index out of range");
-			v = LIST_ITEMS(l)[i];
+			LIST_ITEM(AS_LIST(obj), AS_INT(idx), v);
 		} else if (IS_MAP(obj) && IS_INT(idx)) {
 			Value *slot = map_find_int(AS_MAP(obj), AS_INT(idx));
 			v = slot != NULL ? *slot : NIL_VAL;
@@ -1968,13 +1973,9 @@ dispatch:
 		Value obj = SLOTS[ip[0]], idx = SLOTS[ip[1]];
 		ip += 2;
 		if (IS_LIST(obj) && IS_INT(idx)) {
-			ObjList *l = AS_LIST(obj);
-			int64_t i = AS_INT(idx);
-			if (i < 0)
-				i += l->count;
-			if (i < 0 || i >= (int64_t)l->count)
-				RAISE("index out of range");
-			PUSH(LIST_ITEMS(l)[i]);
+			Value v;
+			LIST_ITEM(AS_LIST(obj), AS_INT(idx), v);
+			PUSH(v);
 		} else {
 			PUSH(obj);
 			PUSH(idx);
