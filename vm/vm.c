@@ -1403,32 +1403,33 @@ dispatch:
 			sp--;
 		DISPATCH();
 	}
+/* Backward jumps and calls are the safe points where an interrupt or a
+ * spent step budget stops the script (vm_stop raises, or returns when the
+ * host grants more steps). */
+#define SAFE_POINT()                                                 \
+	do {                                                         \
+		if (vm->interrupted || --vm->steps_left < 0) {       \
+			SAVE();                                      \
+			vm_stop(vm);                                 \
+		}                                                    \
+	} while (0)
 	FAST(LOOP) {
 		uint16_t off = READ_SHORT();
 		ip -= off;
-		if (vm->interrupted || --vm->steps_left < 0) {
-			SAVE();
-			vm_stop(vm);
-		}
+		SAFE_POINT();
 		DISPATCH();
 	}
 	FAST(POP_LOOP) {
 		uint16_t off = READ_SHORT();
 		sp--;
 		ip -= off;
-		if (vm->interrupted || --vm->steps_left < 0) {
-			SAVE();
-			vm_stop(vm);
-		}
+		SAFE_POINT();
 		DISPATCH();
 	}
 	FAST(CALL) {
 		int argc = READ_BYTE();
 		frame->ip = ip; /* the return address */
-		if (vm->interrupted || --vm->steps_left < 0) {
-			vm->sp = sp;
-			vm_stop(vm);
-		}
+		SAFE_POINT();
 		Value callee = sp[-argc - 1];
 		CallFrame *f;
 		if (IS_CLOSURE(callee) && (f = fast_call(vm, AS_CLOSURE(callee), argc, sp)) != NULL) {
@@ -1452,8 +1453,7 @@ dispatch:
 		ObjString *name = AS_STRING(consts[READ_SHORT()]);
 		int argc = READ_BYTE();
 		SAVE(); /* the return address, and the top for what is called */
-		if (vm->interrupted || --vm->steps_left < 0)
-			vm_stop(vm);
+		SAFE_POINT();
 		Value recv = sp[-argc - 1];
 		if (IS_INSTANCE(recv)) {
 			/* a method (not shadowed by a field) called directly */
