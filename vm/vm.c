@@ -2037,13 +2037,15 @@ dispatch:
 		sp[-1] = BOOL_VAL(r);                                      \
 		DISPATCH();                                                \
 	} while (0)
-#define IMM_CMP_OP(NAME, OPSTR, CMP)                                  \
+/* A test against a small int, both forms: the last argument computes r
+ * from a and k. */
+#define IMM_TEST_OP(NAME, ...)                                        \
 	FAST(NAME##_I) {                                              \
 		int64_t k = IMM16(ip);                                \
 		ip += 2;                                              \
 		Value a = PEEK(0);                                    \
 		bool r;                                               \
-		IMM_COMPARE(r, a, k, OPSTR, CMP);                     \
+		__VA_ARGS__;                                          \
 		IMM_BRANCH_OR_PUSH(r, 0);                             \
 	}                                                             \
 	FAST(NAME##_LI) {                                             \
@@ -2051,34 +2053,16 @@ dispatch:
 		int64_t k = IMM16(ip + 1);                            \
 		ip += 3;                                              \
 		bool r;                                               \
-		IMM_COMPARE(r, a, k, OPSTR, CMP);                     \
+		__VA_ARGS__;                                          \
 		IMM_BRANCH_OR_PUSH(r, 1);                             \
 	}
-	IMM_CMP_OP(LT, "<", <)
-	IMM_CMP_OP(LE, "<=", <=)
-	IMM_CMP_OP(GT, ">", >)
-	IMM_CMP_OP(GE, ">=", >=)
-#undef IMM_CMP_OP
-#define IMM_EQ_OP(NAME, CMP)                                          \
-	FAST(NAME##_I) {                                              \
-		int64_t k = IMM16(ip);                                \
-		ip += 2;                                              \
-		Value a = PEEK(0);                                    \
-		bool r;                                               \
-		IMM_EQUAL(r, a, k, CMP);                              \
-		IMM_BRANCH_OR_PUSH(r, 0);                             \
-	}                                                             \
-	FAST(NAME##_LI) {                                             \
-		Value a = SLOTS[ip[0]];                               \
-		int64_t k = IMM16(ip + 1);                            \
-		ip += 3;                                              \
-		bool r;                                               \
-		IMM_EQUAL(r, a, k, CMP);                              \
-		IMM_BRANCH_OR_PUSH(r, 1);                             \
-	}
-	IMM_EQ_OP(EQ, ==)
-	IMM_EQ_OP(NE, !=)
-#undef IMM_EQ_OP
+	IMM_TEST_OP(LT, IMM_COMPARE(r, a, k, "<", <))
+	IMM_TEST_OP(LE, IMM_COMPARE(r, a, k, "<=", <=))
+	IMM_TEST_OP(GT, IMM_COMPARE(r, a, k, ">", >))
+	IMM_TEST_OP(GE, IMM_COMPARE(r, a, k, ">=", >=))
+	IMM_TEST_OP(EQ, IMM_EQUAL(r, a, k, ==))
+	IMM_TEST_OP(NE, IMM_EQUAL(r, a, k, !=))
+#undef IMM_TEST_OP
 #undef IMM_BRANCH_OR_PUSH
 #undef IMM_EQUAL
 #undef IMM_COMPARE
