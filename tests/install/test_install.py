@@ -29,41 +29,17 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from outputs import compare, sanitizer_flags  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 PREFIX = "/usr/local"
 TIMEOUT = 300
-WILDCARD = "{...}"
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, timeout=TIMEOUT, text=True, **kw)
-
-
-def sanitizer_flags(lib):
-    """A library built with sanitizers needs them at link time too."""
-    with open(lib, "rb") as f:
-        data = f.read()
-    flags = []
-    if b"__asan_" in data:
-        flags.append("-fsanitize=address")
-    if b"__ubsan_" in data:
-        flags.append("-fsanitize=undefined")
-    return flags
-
-
-def line_matches(want, got):
-    parts = [re.escape(p) for p in want.split(WILDCARD)]
-    return re.fullmatch(".*".join(parts), got) is not None
-
-
-def compare(want, got):
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else None
-        g = got[i] if i < len(got) else None
-        if w is None or g is None or not line_matches(w, g):
-            return "line %d: expected %r, got %r" % (i + 1, w, g)
-    return None
 
 
 def version():
