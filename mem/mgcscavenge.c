@@ -30,6 +30,31 @@ uint64_t heapRetained(runtime *rt)
 	return sysMemStat_load(&rt->gcController.heapInUse) + sysMemStat_load(&rt->gcController.heapFree);
 }
 
+static void scavengerState_init(scavengerState *s);
+
+/*
+ * Go's scavenger.wake readies the scavenger goroutine; with one P it runs
+ * once the goroutine that woke it is preempted, a time slice later. So a
+ * parked scavenger that a goal wakes first sleeps scavengeWakeDelay: a
+ * collection does not also return its freed pages in the same breath
+ * (runtime.gc() then memstats() sees them free, not yet released; that is
+ * what runtime.freeOSMemory() is for).
+ */
+static void scavengerWake(runtime *rt, scavengerState *s)
+{
+	if (!s->awake)
+		return;
+	if (!s->inited) {
+		memInit();
+		scavengerState_init(s);
+	}
+	if (!s->parked)
+		return;
+	s->parked = false;
+	s->sleepStart = s->nanotime(rt);
+	s->wakeTime = s->sleepStart + scavengeWakeDelay;
+}
+
 void gcPaceScavenger(runtime *rt, int64_t memoryLimit, uint64_t heapGoal, uint64_t lastHeapGoal)
 {
 	scavengerState *s = &rt->scavenge;
@@ -55,6 +80,7 @@ void gcPaceScavenger(runtime *rt, int64_t memoryLimit, uint64_t heapGoal, uint64
 	if (lastHeapGoal == 0) {
 		s->gcPercentGoal = UINT64_MAX;
 		s->awake = s->memoryLimitGoal != UINT64_MAX;
+		scavengerWake(rt, s);
 		return;
 	}
 	/*
@@ -75,6 +101,7 @@ void gcPaceScavenger(runtime *rt, int64_t memoryLimit, uint64_t heapGoal, uint64
 		s->gcPercentGoal = gcPercentGoal;
 	/* Go's scavenger.wake: an unmet goal lets polls run it again. */
 	s->awake = s->gcPercentGoal != UINT64_MAX || s->memoryLimitGoal != UINT64_MAX;
+	scavengerWake(rt, s);
 }
 
 bool scavengerShouldStop(runtime *rt)

@@ -40,6 +40,10 @@
 /* The most work one paced run may do, ns: a long quiet period must not turn
  * into a long stall of the one thread. */
 #define maxScavWorkTime 10000000
+
+/* How long a woken scavenger waits for its first turn: Go's forcePreemptNS,
+ * the time slice after which, on one P, the running goroutine yields to it. */
+#define scavengeWakeDelay 10000000
 /* Go's GOMAXPROCS is the CPU count; a runtime here counts at most this many
  * procs for scavengePercent, since its scavenger shares the mutator's
  * thread. */

@@ -684,3 +684,41 @@ Test(scavenge, PaceWakes)
 	cr_assert(rt.scavenge.awake);
 	cr_assert_eq(rt.scavenge.gcPercentGoal, alignUp(5 * M + M / 2, physPageSize));
 }
+
+/* A goal that wakes a parked scavenger gives it its first turn a time slice
+ * later (scavengeWakeDelay), not inside the collection that woke it. */
+Test(scavenge, WakeWaitsATimeSlice)
+{
+	static runtime rt;
+	memInit();
+	rt.scavenge.nanotime = simClock;
+	rt.scavenge.scavenge = simScavenge;
+	rt.scavenge.shouldStop = simShouldStop;
+	simNow = 1000000000;
+	stubWorked = 0;
+	stopAt = 0;
+	availableWork = 64 << 20;
+
+	const uint64_t M = 1 << 20;
+	rt.memstats.lastHeapInUse = 4 * M;
+	sysMemStat_add(&rt.gcController.heapInUse, 4 * M);
+	sysMemStat_add(&rt.gcController.heapFree, 60 * M);
+	gcPaceScavenger(&rt, INT64_MAX, 8 * M, 8 * M);
+	cr_assert(rt.scavenge.awake);
+	cr_assert_not(rt.scavenge.parked, "woken: asleep until its turn");
+
+	scavengerPoll(&rt);
+	simNow += scavengeWakeDelay - 1;
+	scavengerPoll(&rt);
+	cr_assert_eq(rt.scavenge.totalReleased, 0, "ran before its time slice");
+
+	simNow += 1;
+	scavengerPoll(&rt);
+	cr_assert_gt(rt.scavenge.totalReleased, 0, "did not run once the slice was over");
+	cr_assert_geq(stubWorked, minScavWorkTime, "the first run does at least the minimum");
+
+	/* Pacing again while it is awake and sleeping changes nothing. */
+	int64_t wake = rt.scavenge.wakeTime;
+	gcPaceScavenger(&rt, INT64_MAX, 8 * M, 8 * M);
+	cr_assert_eq(rt.scavenge.wakeTime, wake);
+}
