@@ -364,7 +364,8 @@ void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero)
 		return NULL;
 	/* Collect before allocating, so the new (not yet rooted) object cannot
 	 * be swept by the collection its own allocation triggers. */
-	bool canCollect = rt->gcHook.collect != NULL && !rt->gcRunning && !rt->mheap_.locked;
+	bool canCollect = rt->gcHook.collect != NULL && !rt->gcRunning && !rt->mheap_.locked &&
+	                  rt->locks == 0;
 	bool collected = false;
 	if (canCollect) {
 		if (rt->debug.gcstress > 0 && rt->mallocCount % (uint64_t)rt->debug.gcstress == 0) {

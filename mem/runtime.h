@@ -141,6 +141,10 @@ struct runtime {
 		bool (*limiting)(runtime *rt);
 	} gcHook;
 	bool gcRunning;  /* set while a collection runs: no nested collection */
+	/* Go's m.locks: while nonzero, mallocgc starts no collection (the
+	 * trigger fires at the first allocation after). For allocations whose
+	 * result is stored into an object that may not be rooted yet. */
+	int32_t locks;
 	int64_t maxHeap; /* hard cap on heapInUse + stacks; 0 = none */
 	/* Per object kind: objects hold no references (gc/ fills it from the
 	 * kind table); chooses the noscan span class. */

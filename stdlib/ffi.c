@@ -169,7 +169,7 @@ static void build_sig(GaleVM *vm, const char *fname, gffi_sig *sig, int argc, co
 		ObjList *l = AS_LIST(args[1]);
 		for (uint32_t i = 0; i < l->count; i++) {
 			bool dots;
-			value_to_type(vm, fname, LIST_ITEMS(l)[i], &kind, &type, &dots);
+			value_to_type(vm, fname, list_get(l, i), &kind, &type, &dots);
 			bool ok = dots ? gffi_sig_set_variadic(sig, err, sizeof err)
 			               : gffi_sig_add_arg(sig, kind, type, err, sizeof err);
 			if (!ok)
@@ -260,7 +260,7 @@ static void struct_to_c(GaleVM *vm, conv_ctx *c, gffi_struct *st, void *dst, Val
 			/* strings in fields are refused (no scratch): nothing would keep
 			 * the copy alive once the struct is stored */
 			to_c(vm, c, st->kinds[i], st->elements[i], (uint8_t *)dst + st->offsets[i],
-			     LIST_ITEMS(l)[i], NULL);
+			     list_get(l, i), NULL);
 		}
 		c->field = outer;
 		return;
@@ -1027,7 +1027,7 @@ static void ffi_struct(GaleVM *vm, int argc, Value *args, Value *ret)
 	for (uint32_t i = 0; i < l->count; i++) {
 		gffi_kind kind;
 		ffi_type *type;
-		value_to_type(vm, fname, LIST_ITEMS(l)[i], &kind, &type, NULL);
+		value_to_type(vm, fname, list_get(l, i), &kind, &type, NULL);
 		if (!gffi_struct_add(s, kind, type, err, sizeof err))
 			vm_error(vm, "%s: field %u: %s", fname, i + 1, err);
 	}

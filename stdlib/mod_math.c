@@ -162,29 +162,35 @@ static bool less_than(GaleVM *vm, Value a, Value b, const char *fname)
 }
 
 /* min(a, b, ...) or min(list): the values themselves, not converted. */
+/* The i-th candidate: an argument, or an item of the one list argument. */
+static Value extreme_at(const Value *args, const ObjList *l, int i)
+{
+	return l != NULL ? list_get(l, (uint32_t)i) : args[i];
+}
+
+/* min(a, b, ...) or min(list): the values themselves, not converted. */
 static Value extreme(GaleVM *vm, int argc, Value *args, bool want_max, const char *fname)
 {
-	const Value *vals = args;
+	const ObjList *l = NULL;
 	int n = argc;
 	if (argc == 1 && IS_LIST(args[0])) {
-		n = (int)AS_LIST(args[0])->count;
-		vals = n ? LIST_ITEMS(AS_LIST(args[0])) : NULL; /* no buffer when empty */
+		l = AS_LIST(args[0]);
+		n = (int)l->count;
 	}
 	if (n == 0)
 		vm_error(vm, "%s: expected at least one value", fname);
-	Value best = vals[0];
+	Value best = extreme_at(args, l, 0);
 	if (!IS_NUMBER(best) && !IS_STRING(best))
 		native_type_error(vm, fname, "a number or string", best);
 	for (int i = 1; i < n; i++) {
-		bool comparable = (IS_NUMBER(best) && IS_NUMBER(vals[i])) ||
-		                  (IS_STRING(best) && IS_STRING(vals[i]));
+		Value v = extreme_at(args, l, i);
+		bool comparable = (IS_NUMBER(best) && IS_NUMBER(v)) || (IS_STRING(best) && IS_STRING(v));
 		if (!comparable)
 			vm_error(vm, "%s: cannot compare %s with %s", fname, value_type_name(best),
-			         value_type_name(vals[i]));
-		bool better = want_max ? less_than(vm, best, vals[i], fname)
-		                       : less_than(vm, vals[i], best, fname);
+			         value_type_name(v));
+		bool better = want_max ? less_than(vm, best, v, fname) : less_than(vm, v, best, fname);
 		if (better)
-			best = vals[i];
+			best = v;
 	}
 	return best;
 }

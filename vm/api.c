@@ -321,7 +321,7 @@ static void report_body(GaleVM *vm, void *ctx)
 	size_t first_len = sb.len;
 	if (trace != NULL)
 		for (uint32_t i = 0; i < trace->count; i++) {
-			Value t = LIST_ITEMS(trace)[i];
+			Value t = list_get(trace, i);
 			sb_add(&sb, "  at ", 5);
 			sb_add(&sb, AS_CSTRING(t), AS_STRING(t)->len);
 			sb_addc(&sb, '\n');
@@ -1153,7 +1153,7 @@ bool gale_list_get(GaleVM *vm, int idx, int64_t i)
 		i += list->count;
 	if (i < 0 || i >= (int64_t)list->count)
 		return false;
-	return api_push(vm, LIST_ITEMS(list)[i]);
+	return api_push(vm, list_get(list, (uint32_t)i));
 }
 
 static bool valid_key(Value k) { return !IS_NIL(k) && !(IS_FLOAT(k) && isnan(AS_FLOAT(k))) && !IS_UNDEF(k); }

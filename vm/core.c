@@ -284,7 +284,7 @@ static void core_list(GaleVM *vm, int argc, Value *args, Value *ret)
 		ObjList *src = AS_LIST(v);
 		ObjList *l = list_new(vm, src->count);
 		if (src->count)
-			memcpy(LIST_ITEMS(l), LIST_ITEMS(src), sizeof(Value) * src->count);
+			memcpy(LIST_SLOTS(l), LIST_SLOTS(src), sizeof(Slot) * src->count);
 		l->count = src->count;
 		*ret = OBJ_VAL(l);
 	} else if (IS_RANGE(v)) {
@@ -294,7 +294,7 @@ static void core_list(GaleVM *vm, int argc, Value *args, Value *ret)
 			vm_oom(vm);
 		ObjList *l = list_new(vm, (uint32_t)n);
 		for (uint64_t i = 0; i < n; i++)
-			LIST_ITEMS(l)[i] = INT_VAL(range_at(r, i));
+			list_set(vm, l, (uint32_t)i, INT_VAL(range_at(r, i)));
 		l->count = (uint32_t)n;
 		*ret = OBJ_VAL(l);
 	} else if (IS_STRING(v)) {
@@ -303,7 +303,7 @@ static void core_list(GaleVM *vm, int argc, Value *args, Value *ret)
 		vm_push_root(vm, OBJ_VAL(l));
 		for (size_t i = 0; i < s->len; i++) {
 			ObjString *c = str_new(vm, s->chars + i, 1);
-			LIST_ITEMS(l)[i] = OBJ_VAL(c);
+			list_set(vm, l, (uint32_t)i, OBJ_VAL(c));
 			l->count++;
 		}
 		vm_pop_root(vm);
@@ -314,7 +314,7 @@ static void core_list(GaleVM *vm, int argc, Value *args, Value *ret)
 		uint32_t pos = 0;
 		Value k;
 		while (map_next(m, &pos, &k, NULL))
-			LIST_ITEMS(l)[l->count++] = k;
+			list_set(vm, l, l->count++, k);
 		*ret = OBJ_VAL(l);
 	} else {
 		native_type_error(vm, "list", "a list, range, string or map", v);
@@ -690,7 +690,7 @@ static void l_pop(GaleVM *vm, int argc, Value *args, Value *ret)
 	ObjList *l = SELF_LIST;
 	if (l->count == 0)
 		vm_error(vm, "pop from an empty list");
-	*ret = LIST_ITEMS(l)[--l->count];
+	*ret = list_get(l, --l->count);
 }
 
 static uint32_t list_pos(GaleVM *vm, ObjList *l, Value *args, int i, const char *fname, bool allow_end)
@@ -723,7 +723,7 @@ static void l_remove(GaleVM *vm, int argc, Value *args, Value *ret)
 static int64_t list_find(ObjList *l, Value v)
 {
 	for (uint32_t i = 0; i < l->count; i++)
-		if (value_equal(LIST_ITEMS(l)[i], v))
+		if (value_equal(list_get(l, i), v))
 			return i;
 	return -1;
 }
@@ -744,13 +744,12 @@ static void l_reverse(GaleVM *vm, int argc, Value *args, Value *ret)
 {
 	(void)vm, (void)argc, (void)ret;
 	ObjList *l = SELF_LIST;
-	Value *it = LIST_ITEMS(l);
+	Slot *it = LIST_SLOTS(l);
 	for (uint32_t i = 0, j = l->count; i + 1 < j; i++, j--) {
-		Value t = it[i];
+		Slot t = it[i];
 		it[i] = it[j - 1];
 		it[j - 1] = t;
 	}
-	(void)it;
 }
 
 static void l_copy(GaleVM *vm, int argc, Value *args, Value *ret)
@@ -760,7 +759,7 @@ static void l_copy(GaleVM *vm, int argc, Value *args, Value *ret)
 	ObjList *l = list_new(vm, src->count);
 	src = SELF_LIST;
 	if (src->count)
-		memcpy(LIST_ITEMS(l), LIST_ITEMS(src), sizeof(Value) * src->count);
+		memcpy(LIST_SLOTS(l), LIST_SLOTS(src), sizeof(Slot) * src->count);
 	l->count = src->count;
 	*ret = OBJ_VAL(l);
 }
@@ -777,8 +776,8 @@ static void l_join(GaleVM *vm, int argc, Value *args, Value *ret)
 	ObjList *l = AS_LIST(self);
 	size_t seplen = IS_STRING(sep) ? AS_STRING(sep)->len : 0, total = 0;
 	uint32_t i = 0;
-	for (; i < l->count && IS_STRING(LIST_ITEMS(l)[i]); i++)
-		total += AS_STRING(LIST_ITEMS(l)[i])->len + (i > 0 ? seplen : 0);
+	for (; i < l->count && IS_STRING(list_get(l, i)); i++)
+		total += AS_STRING(list_get(l, i))->len + (i > 0 ? seplen : 0);
 	if (i == l->count && l->count > 0) {
 		ObjString *s = str_alloc(vm, total);
 		char *d = s->chars;
@@ -788,7 +787,7 @@ static void l_join(GaleVM *vm, int argc, Value *args, Value *ret)
 				memcpy(d, AS_CSTRING(sep), seplen);
 				d += seplen;
 			}
-			ObjString *e = AS_STRING(LIST_ITEMS(l)[k]);
+			ObjString *e = AS_STRING(list_get(l, k));
 			memcpy(d, e->chars, e->len);
 			d += e->len;
 		}
@@ -800,7 +799,7 @@ static void l_join(GaleVM *vm, int argc, Value *args, Value *ret)
 	for (uint32_t i = 0; i < AS_LIST(self)->count; i++) {
 		if (i > 0 && IS_STRING(sep))
 			sb_add(&sb, AS_CSTRING(sep), AS_STRING(sep)->len);
-		sb_value(&sb, LIST_ITEMS(AS_LIST(self))[i], false);
+		sb_value(&sb, list_get(AS_LIST(self), i), false);
 	}
 	*ret = OBJ_VAL(sb_finish(&sb));
 }
@@ -812,7 +811,7 @@ static void l_map(GaleVM *vm, int argc, Value *args, Value *ret)
 	ObjList *out = list_new(vm, 0);
 	vm_push_root(vm, OBJ_VAL(out));
 	for (uint32_t i = 0; i < AS_LIST(self)->count; i++) {
-		Value v = LIST_ITEMS(AS_LIST(self))[i], r;
+		Value v = list_get(AS_LIST(self), i), r;
 		vm_call(vm, f, 1, &v, &r);
 		list_push(vm, out, r);
 	}
@@ -827,7 +826,7 @@ static void l_filter(GaleVM *vm, int argc, Value *args, Value *ret)
 	ObjList *out = list_new(vm, 0);
 	vm_push_root(vm, OBJ_VAL(out));
 	for (uint32_t i = 0; i < AS_LIST(self)->count; i++) {
-		Value v = LIST_ITEMS(AS_LIST(self))[i], r;
+		Value v = list_get(AS_LIST(self), i), r;
 		vm_push_root(vm, v);
 		vm_call(vm, f, 1, &v, &r);
 		if (!value_falsy(r))
@@ -846,7 +845,7 @@ static void l_reduce(GaleVM *vm, int argc, Value *args, Value *ret)
 	int slot = vm->temp_count;
 	vm_push_root(vm, acc);
 	for (uint32_t i = 0; i < AS_LIST(self)->count; i++) {
-		Value pair[2] = {acc, LIST_ITEMS(AS_LIST(self))[i]};
+		Value pair[2] = {acc, list_get(AS_LIST(self), i)};
 		vm_call(vm, f, 2, pair, &acc);
 		vm->temps[slot] = acc;
 	}
@@ -880,39 +879,41 @@ static bool sort_less(GaleVM *vm, Value less, Value a, Value b)
 
 static void merge_sort(GaleVM *vm, Value less, ObjList *work, ObjList *tmp, uint32_t lo, uint32_t hi)
 {
+	/* The slots move as they are; values are unpacked only to compare. */
+	Slot *w = LIST_SLOTS(work), *t = LIST_SLOTS(tmp);
 	if (hi - lo < 2)
 		return;
 	if (hi - lo <= 8) {
 		/* insertion sort for short runs (stable) */
 		for (uint32_t i = lo + 1; i < hi; i++) {
-			Value v = LIST_ITEMS(work)[i];
+			Slot v = w[i];
 			uint32_t j = i;
-			while (j > lo && sort_less(vm, less, v, LIST_ITEMS(work)[j - 1])) {
-				LIST_ITEMS(work)[j] = LIST_ITEMS(work)[j - 1];
+			while (j > lo && sort_less(vm, less, slot_value(v), slot_value(w[j - 1]))) {
+				w[j] = w[j - 1];
 				j--;
 			}
-			LIST_ITEMS(work)[j] = v;
+			w[j] = v;
 		}
 		return;
 	}
 	uint32_t mid = lo + (hi - lo) / 2;
 	merge_sort(vm, less, work, tmp, lo, mid);
 	merge_sort(vm, less, work, tmp, mid, hi);
-	if (!sort_less(vm, less, LIST_ITEMS(work)[mid], LIST_ITEMS(work)[mid - 1]))
+	if (!sort_less(vm, less, slot_value(w[mid]), slot_value(w[mid - 1])))
 		return; /* already in order */
-	memcpy(LIST_ITEMS(tmp) + lo, LIST_ITEMS(work) + lo, sizeof(Value) * (hi - lo));
+	memcpy(t + lo, w + lo, sizeof(Slot) * (hi - lo));
 	uint32_t i = lo, j = mid, k = lo;
 	while (i < mid && j < hi) {
 		/* take from the right only when strictly less: stability */
-		if (sort_less(vm, less, LIST_ITEMS(tmp)[j], LIST_ITEMS(tmp)[i]))
-			LIST_ITEMS(work)[k++] = LIST_ITEMS(tmp)[j++];
+		if (sort_less(vm, less, slot_value(t[j]), slot_value(t[i])))
+			w[k++] = t[j++];
 		else
-			LIST_ITEMS(work)[k++] = LIST_ITEMS(tmp)[i++];
+			w[k++] = t[i++];
 	}
 	while (i < mid)
-		LIST_ITEMS(work)[k++] = LIST_ITEMS(tmp)[i++];
+		w[k++] = t[i++];
 	while (j < hi)
-		LIST_ITEMS(work)[k++] = LIST_ITEMS(tmp)[j++];
+		w[k++] = t[j++];
 }
 
 /* Sort n ints in a using tmp (n more): insertion sort on short runs, then
@@ -956,18 +957,16 @@ static void sort_ints(int64_t *a, int64_t *tmp, uint32_t n)
 static bool sort_int_list(GaleVM *vm, ObjList *l)
 {
 	uint32_t n = l->count;
-	Value *items = LIST_ITEMS(l);
 	for (uint32_t i = 0; i < n; i++)
-		if (!IS_INT(items[i]))
+		if (!IS_INT(list_get(l, i)))
 			return false;
 	ObjBuf *b = buf_new(vm, sizeof(int64_t) * 2 * (size_t)n); /* noscan: holds no references */
-	items = LIST_ITEMS(l); /* the allocation may have collected, never moved the items */
 	int64_t *a = (int64_t *)b->data;
 	for (uint32_t i = 0; i < n; i++)
-		a[i] = AS_INT(items[i]);
+		a[i] = AS_INT(list_get(l, i));
 	sort_ints(a, a + n, n);
 	for (uint32_t i = 0; i < n; i++)
-		items[i] = INT_VAL(a[i]);
+		list_set(vm, l, i, INT_VAL(a[i])); /* no collection: b stays valid */
 	return true;
 }
 
@@ -991,17 +990,17 @@ static void l_sort(GaleVM *vm, int argc, Value *args, Value *ret)
 	vm_push_root(vm, OBJ_VAL(tmp));
 	l = AS_LIST(self);
 	if (n)
-		memcpy(LIST_ITEMS(work), LIST_ITEMS(l), sizeof(Value) * n);
+		memcpy(LIST_SLOTS(work), LIST_SLOTS(l), sizeof(Slot) * n);
 	work->count = n;
 	tmp->count = 0; /* filled as the merge goes; traced up to count */
 	for (uint32_t i = 0; i < n; i++)
-		LIST_ITEMS(tmp)[i] = NIL_VAL;
+		LIST_SLOTS(tmp)[i] = SLOT_NIL;
 	tmp->count = n;
 	merge_sort(vm, less, work, tmp, 0, n);
 	l = AS_LIST(self);
 	uint32_t m = l->count < n ? l->count : n;
 	if (m)
-		memcpy(LIST_ITEMS(l), LIST_ITEMS(work), sizeof(Value) * m);
+		memcpy(LIST_SLOTS(l), LIST_SLOTS(work), sizeof(Slot) * m);
 	vm->temp_count -= 2;
 	*ret = self;
 }
@@ -1070,8 +1069,8 @@ static void m_collect(GaleVM *vm, Value *args, Value *ret, int what)
 			list_push(vm, l, v);
 		} else {
 			ObjList *pair = list_new(vm, 2);
-			LIST_ITEMS(pair)[0] = k;
-			LIST_ITEMS(pair)[1] = v;
+			list_set(vm, pair, 0, k);
+			list_set(vm, pair, 1, v);
 			pair->count = 2;
 			list_push(vm, l, OBJ_VAL(pair));
 		}

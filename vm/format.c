@@ -305,7 +305,7 @@ static void sb_value_depth(StrBuf *sb, Value v, bool quoted, int depth)
 		for (uint32_t i = 0; i < l->count; i++) {
 			if (i > 0)
 				sb_add(sb, ", ", 2);
-			sb_value_depth(sb, LIST_ITEMS(l)[i], true, depth + 1);
+			sb_value_depth(sb, list_get(l, i), true, depth + 1);
 		}
 		sb_addc(sb, ']');
 		o->flags &= (uint8_t)~OBJF_PRINTING;

@@ -50,7 +50,10 @@ static void trace_list(runtime *rt, void *obj)
 	ObjList *l = obj;
 	if (!(l->obj.flags & OBJF_INLINE_ITEMS))
 		gcMark(rt, l->items); /* ignores vm_empty_buf, which is outside the heap */
-	mark_values(rt, LIST_ITEMS(l), l->count);
+	const Slot *s = LIST_SLOTS(l);
+	for (uint32_t i = 0; i < l->count; i++)
+		if (slot_is_ref(s[i]))
+			gcMark(rt, (void *)(uintptr_t)SLOT_PAYLOAD(s[i]));
 }
 
 static void trace_map(runtime *rt, void *obj)
@@ -182,6 +185,7 @@ void obj_register_kinds(GaleVM *vm)
 		[OBJ_MODULE] = {"module", trace_module, NULL},
 		[OBJ_ERROR] = {"error", trace_error, NULL},
 		[OBJ_FOREIGN] = {"foreign", trace_foreign, finalize_foreign},
+		[OBJ_INTBOX] = {"int", NULL, NULL},
 	};
 	for (int k = 1; k < OBJ_KIND_COUNT; k++)
 		gcRegisterKind(vm->rt, (uint8_t)k, &kinds[k]);
@@ -357,7 +361,7 @@ ObjBuf vm_empty_buf;
 ObjList *list_new(GaleVM *vm, uint32_t cap)
 {
 	if (cap > 0 && cap <= LIST_INLINE_MAX) {
-		ObjList *l = obj_alloc(vm, offsetof(ObjList, items) + sizeof(Value) * cap, OBJ_LIST);
+		ObjList *l = obj_alloc(vm, offsetof(ObjList, items) + sizeof(Slot) * cap, OBJ_LIST);
 		l->obj.flags |= OBJF_INLINE_ITEMS;
 		l->cap = cap;
 		return l;
@@ -366,55 +370,73 @@ ObjList *list_new(GaleVM *vm, uint32_t cap)
 	l->items = &vm_empty_buf;
 	if (cap > 0) {
 		vm_push_root(vm, OBJ_VAL(l));
-		l->items = buf_new(vm, sizeof(Value) * cap);
+		l->items = buf_new(vm, sizeof(Slot) * cap);
 		l->cap = cap;
 		vm_pop_root(vm);
 	}
 	return l;
 }
 
+Slot slot_box(GaleVM *vm, int64_t i)
+{
+	vm->rt->locks++;
+	ObjIntBox *b = mallocgc(vm->rt, sizeof(ObjIntBox), OBJ_INTBOX, true);
+	vm->rt->locks--;
+	if (b == NULL)
+		vm_oom(vm);
+	b->i = i;
+	return SLOT_BOX | (uint64_t)(uintptr_t)b;
+}
+
 static void list_reserve(GaleVM *vm, ObjList *l, uint32_t need)
 {
 	if (need <= l->cap)
 		return;
-	if (need > UINT32_MAX / 2 / sizeof(Value))
+	if (need > UINT32_MAX / 2 / sizeof(Slot))
 		vm_oom(vm);
 	uint32_t cap = l->cap < 8 ? 8 : l->cap * 2;
 	while (cap < need)
 		cap *= 2;
-	ObjBuf *b = buf_new(vm, sizeof(Value) * cap);
+	ObjBuf *b = buf_new(vm, sizeof(Slot) * cap);
 	if (l->count > 0)
-		memcpy(b->data, LIST_ITEMS(l), sizeof(Value) * l->count);
-	/* inline items are copied out first: the pointer overlays them */
+		memcpy(b->data, LIST_SLOTS(l), sizeof(Slot) * l->count);
+	/* inline slots are copied out first: the pointer overlays them */
 	l->obj.flags &= (uint8_t)~OBJF_INLINE_ITEMS;
 	l->items = b;
 	l->cap = cap;
 }
 
+/* Out of line, so that list_push's common case saves no registers. */
+static __attribute__((noinline)) void list_grow_one(GaleVM *vm, ObjList *l, Value v)
+{
+	vm_push_root(vm, OBJ_VAL(l));
+	vm_push_root(vm, v);
+	list_reserve(vm, l, l->count + 1);
+	vm->temp_count -= 2;
+}
+
 void list_push(GaleVM *vm, ObjList *l, Value v)
 {
-	if (l->count == l->cap) {
-		vm_push_root(vm, OBJ_VAL(l));
-		vm_push_root(vm, v);
-		list_reserve(vm, l, l->count + 1);
-		vm->temp_count -= 2;
-	}
-	LIST_ITEMS(l)[l->count++] = v;
+	if (__builtin_expect(l->count == l->cap, 0))
+		list_grow_one(vm, l, v);
+	list_set(vm, l, l->count, v);
+	l->count++;
 }
 
 void list_insert(GaleVM *vm, ObjList *l, uint32_t at, Value v)
 {
 	list_push(vm, l, v);
-	Value *it = LIST_ITEMS(l);
-	memmove(it + at + 1, it + at, sizeof(Value) * (l->count - 1 - at));
-	it[at] = v;
+	Slot *it = LIST_SLOTS(l);
+	Slot s = it[l->count - 1];
+	memmove(it + at + 1, it + at, sizeof(Slot) * (l->count - 1 - at));
+	it[at] = s;
 }
 
 Value list_remove(ObjList *l, uint32_t at)
 {
-	Value *it = LIST_ITEMS(l);
-	Value v = it[at];
-	memmove(it + at, it + at + 1, sizeof(Value) * (l->count - at - 1));
+	Slot *it = LIST_SLOTS(l);
+	Value v = slot_value(it[at]);
+	memmove(it + at, it + at + 1, sizeof(Slot) * (l->count - at - 1));
 	l->count--;
 	return v;
 }

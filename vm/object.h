@@ -27,6 +27,7 @@ typedef enum ObjKind {
 	OBJ_MODULE,
 	OBJ_ERROR,
 	OBJ_FOREIGN,
+	OBJ_INTBOX, /* an int too wide for a list slot (see Slot); never a Value */
 	OBJ_KIND_COUNT
 } ObjKind;
 
@@ -54,14 +55,84 @@ typedef struct ObjString {
 	char chars[]; /* NUL-terminated for C convenience */
 } ObjString;
 
+/* A list item is a Slot: a Value packed into 8 bytes by NaN-boxing, so a
+ * pair costs 32 bytes (16 of header, 16 of items) where 16-byte Values
+ * would need 48. A float is its own bits. Everything else is a NaN whose top
+ * 16 bits are SLOT_BASE's plus the Value's type (the sign bit set, so the
+ * quiet NaNs arithmetic produces, and every non-NaN double, lie below), and
+ * whose low 48 bits are the payload, sign-extended when read:
+ *   nil, undef   0
+ *   bool         0 or 1
+ *   int          an int in [-2^47, 2^47)
+ *   obj          the pointer (user-space addresses fit 47 bits)
+ * SLOT_BOX tags a pointer to an ObjIntBox, for an int that does not fit. A
+ * negative NaN whose payload would collide with a tag is stored as the plain
+ * negative quiet NaN. Boxes are made by list_set and read back as ints, so
+ * they never appear as Values. */
+typedef uint64_t Slot;
+
+#define SLOT_TAG(type) (((Slot)0xFFF9 + (type)) << 48)
+#define SLOT_BASE SLOT_TAG(0) /* below it, floats */
+#define SLOT_OBJ SLOT_TAG(VAL_OBJ)
+#define SLOT_BOX ((Slot)0xFFFF << 48)
+#define SLOT_NIL SLOT_TAG(VAL_NIL)
+#define SLOT_NAN ((Slot)0xFFF8 << 48)
+#define SLOT_PAYLOAD(s) ((s) & (((Slot)1 << 48) - 1))
+/* The tags are consecutive from VAL_NIL; the box tag is above them all. */
+_Static_assert(VAL_NIL == 0 && VAL_UNDEF == 5 && VAL_OBJ < VAL_UNDEF, "slot tags follow ValueType");
+
+typedef struct ObjIntBox {
+	Obj obj;
+	int64_t i;
+} ObjIntBox;
+
+/* Slots the collector follows: an object or a box, the two tags that
+ * differ only in bit 1 (0xFFFD, 0xFFFF). */
+_Static_assert(SLOT_OBJ >> 48 == 0xFFFD, "object and box tags differ in bit 1 only");
+static inline bool slot_is_ref(Slot s)
+{
+	return ((s >> 48) | 2) == 0xFFFF;
+}
+
+static inline Value slot_value(Slot s)
+{
+	if (s < SLOT_BASE)
+		return value_make(VAL_FLOAT, s);
+	if (__builtin_expect(s >= SLOT_BOX, 0))
+		return value_make(VAL_INT, (uint64_t)((const ObjIntBox *)(uintptr_t)SLOT_PAYLOAD(s))->i);
+	return value_make((uint8_t)((s >> 48) - 0xFFF9), (uint64_t)((int64_t)(s << 16) >> 16));
+}
+
+/* The slot for v, or false for an int that needs a box (list_set). */
+static inline bool slot_pack(Value v, Slot *out)
+{
+	if (v.type == VAL_FLOAT) {
+		uint64_t bits = value_float_bits(v.as.f);
+		*out = bits >= SLOT_BASE ? SLOT_NAN : bits;
+		return true;
+	}
+	uint64_t payload;
+	if (v.type == VAL_OBJ) {
+		payload = (uint64_t)(uintptr_t)v.as.obj;
+	} else if (v.type == VAL_INT) {
+		if ((int64_t)((uint64_t)v.as.i << 16) >> 16 != v.as.i)
+			return false;
+		payload = SLOT_PAYLOAD((uint64_t)v.as.i);
+	} else {
+		payload = v.type == VAL_BOOL ? v.as.b : 0;
+	}
+	*out = SLOT_TAG(v.type) | payload;
+	return true;
+}
+
 /* A list made with a small known size (a literal such as [a, b]) keeps its
- * items in the same block, starting where the items pointer would be
- * (OBJF_INLINE_ITEMS): one allocation instead of two, 48 bytes instead of 72
- * for a pair. Growing past cap moves the items to a buffer for good. */
+ * slots in the same block, starting where the items pointer would be
+ * (OBJF_INLINE_ITEMS): one allocation instead of two, 32 bytes instead of 48
+ * for a pair. Growing past cap moves the slots to a buffer for good. */
 typedef struct ObjList {
 	Obj obj;
 	uint32_t count, cap;
-	ObjBuf *items; /* Value[cap]; unused when the items are inline */
+	ObjBuf *items; /* Slot[cap]; unused when the slots are inline */
 } ObjList;
 
 #define LIST_INLINE_MAX 4 /* most items a list is created with inline */
@@ -237,9 +308,9 @@ typedef struct ObjForeign {
 
 /* An empty list's items is the static vm_empty_buf (outside the heap, so
  * gcMark ignores it); a map's entries are NULL until the first insert. */
-#define LIST_ITEMS(l)                                                                  \
-	(((l)->obj.flags & OBJF_INLINE_ITEMS) ? (Value *)(void *)((char *)(l) + offsetof(ObjList, items)) \
-	                                      : (Value *)(l)->items->data)
+#define LIST_SLOTS(l)                                                                  \
+	(((l)->obj.flags & OBJF_INLINE_ITEMS) ? (Slot *)(void *)((char *)(l) + offsetof(ObjList, items)) \
+	                                      : (Slot *)(l)->items->data)
 #define MAP_ENTRIES(m) ((m)->entries ? (MapEntry *)(m)->entries->data : (MapEntry *)NULL)
 
 extern ObjBuf vm_empty_buf;
@@ -279,6 +350,27 @@ ObjList *list_new(GaleVM *vm, uint32_t cap);
 void list_push(GaleVM *vm, ObjList *l, Value v);
 void list_insert(GaleVM *vm, ObjList *l, uint32_t at, Value v);
 Value list_remove(ObjList *l, uint32_t at);
+/* The slot for an int too wide to pack: a new box, allocated without
+ * starting a collection, so l in list_set need not be rooted. */
+Slot slot_box(GaleVM *vm, int64_t i);
+
+static inline Value list_get(const ObjList *l, uint32_t i)
+{
+	return slot_value(LIST_SLOTS(l)[i]);
+}
+
+static inline Slot slot_of(GaleVM *vm, Value v)
+{
+	Slot s;
+	if (__builtin_expect(!slot_pack(v, &s), 0))
+		s = slot_box(vm, v.as.i);
+	return s;
+}
+
+static inline void list_set(GaleVM *vm, ObjList *l, uint32_t i, Value v)
+{
+	LIST_SLOTS(l)[i] = slot_of(vm, v);
+}
 
 /* maps (map.c) */
 ObjMap *map_new(GaleVM *vm);

@@ -331,7 +331,7 @@ static void call_closure(GaleVM *vm, ObjClosure *c, int argc)
 		ObjList *rest = list_new(vm, (uint32_t)(extra > 0 ? extra : 0));
 		Value *first = vm->sp - extra;
 		for (int i = 0; i < extra; i++)
-			LIST_ITEMS(rest)[i] = first[i];
+			list_set(vm, rest, (uint32_t)i, first[i]);
 		rest->count = (uint32_t)extra;
 		vm->sp = first;
 		*vm->sp++ = OBJ_VAL(rest);
@@ -698,9 +698,9 @@ static Value arith(GaleVM *vm, OpCode op, Value a, Value b)
 		ObjList *x = AS_LIST(a), *y = AS_LIST(b);
 		ObjList *r = list_new(vm, x->count + y->count);
 		if (x->count)
-			memcpy(LIST_ITEMS(r), LIST_ITEMS(x), sizeof(Value) * x->count);
+			memcpy(LIST_SLOTS(r), LIST_SLOTS(x), sizeof(Slot) * x->count);
 		if (y->count)
-			memcpy(LIST_ITEMS(r) + x->count, LIST_ITEMS(y), sizeof(Value) * y->count);
+			memcpy(LIST_SLOTS(r) + x->count, LIST_SLOTS(y), sizeof(Slot) * y->count);
 		r->count = x->count + y->count;
 		return OBJ_VAL(r);
 	}
@@ -717,7 +717,7 @@ static Value list_index(GaleVM *vm, ObjList *l, Value idx, uint32_t *at)
 	if (i < 0 || i >= (int64_t)l->count)
 		vm_error(vm, "index out of range");
 	*at = (uint32_t)i;
-	return LIST_ITEMS(l)[i];
+	return list_get(l, (uint32_t)i);
 }
 
 static void check_key(GaleVM *vm, Value k)
@@ -769,7 +769,7 @@ static void set_index(GaleVM *vm, Value obj, Value idx, Value v)
 	if (IS_LIST(obj)) {
 		uint32_t at;
 		list_index(vm, AS_LIST(obj), idx, &at);
-		LIST_ITEMS(AS_LIST(obj))[at] = v;
+		list_set(vm, AS_LIST(obj), at, v);
 		return;
 	}
 	if (IS_MAP(obj)) {
@@ -804,7 +804,7 @@ static Value slice(GaleVM *vm, Value obj, Value lo, Value hi)
 		uint32_t n = b > a ? (uint32_t)(b - a) : 0;
 		ObjList *r = list_new(vm, n);
 		if (n)
-			memcpy(LIST_ITEMS(r), LIST_ITEMS(l) + a, sizeof(Value) * n);
+			memcpy(LIST_SLOTS(r), LIST_SLOTS(l) + a, sizeof(Slot) * n);
 		r->count = n;
 		return OBJ_VAL(r);
 	}
@@ -1166,7 +1166,7 @@ dispatch:
 			at_ += (l)->count;                    \
 		if (at_ < 0 || at_ >= (int64_t)(l)->count)    \
 			RAISE("index out of range");          \
-		out = LIST_ITEMS(l)[at_];                     \
+		out = list_get(l, (uint32_t)at_);             \
 	} while (0)
 	FAST(GET_INDEX) {
 		Value obj = PEEK(1), idx = PEEK(0);
@@ -1186,8 +1186,10 @@ dispatch:
 	FAST(SET_INDEX) {
 		Value obj = PEEK(2), idx = PEEK(1), v = PEEK(0);
 		Value *slot;
-		if (IS_LIST(obj) && IS_INT(idx) && AS_INT(idx) >= 0 && AS_INT(idx) < (int64_t)AS_LIST(obj)->count)
-			LIST_ITEMS(AS_LIST(obj))[AS_INT(idx)] = v;
+		Slot packed; /* a wide int takes the slow path, which may allocate its box */
+		if (IS_LIST(obj) && IS_INT(idx) && AS_INT(idx) >= 0 && AS_INT(idx) < (int64_t)AS_LIST(obj)->count &&
+		    slot_pack(v, &packed))
+			LIST_SLOTS(AS_LIST(obj))[AS_INT(idx)] = packed;
 		else if (IS_MAP(obj) && IS_INT(idx) && (slot = map_find_int(AS_MAP(obj), AS_INT(idx))) != NULL)
 			*slot = v;
 		else
@@ -1550,8 +1552,8 @@ dispatch:
 	CASE(LIST) {
 		int n = READ_BYTE();
 		ObjList *l = list_new(vm, (uint32_t)n);
-		if (n)
-			memcpy(LIST_ITEMS(l), sp - n, sizeof(Value) * (size_t)n);
+		for (int i = 0; i < n; i++)
+			list_set(vm, l, (uint32_t)i, sp[i - n]);
 		l->count = (uint32_t)n;
 		sp -= n;
 		PUSH(OBJ_VAL(l));
@@ -1722,7 +1724,7 @@ dispatch:
 			s[1] = INT_VAL(pos + 1);
 			if (nvars == 2)
 				PUSH(INT_VAL(pos));
-			PUSH(LIST_ITEMS(l)[pos]);
+			PUSH(list_get(l, (uint32_t)pos));
 			ip += 3;
 			DISPATCH();
 		}
