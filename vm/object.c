@@ -358,20 +358,27 @@ ObjForeign *vm_foreign_new(GaleVM *vm, const vm_foreign_class *cls)
 
 ObjBuf vm_empty_buf;
 
+/* A buffer for cap slots, which records its capacity. */
+static ObjBuf *list_buf_new(GaleVM *vm, uint32_t cap)
+{
+	ObjBuf *b = buf_new(vm, sizeof(Slot) * cap);
+	b->cap = cap;
+	return b;
+}
+
 ObjList *list_new(GaleVM *vm, uint32_t cap)
 {
 	if (cap > 0 && cap <= LIST_INLINE_MAX) {
 		ObjList *l = obj_alloc(vm, offsetof(ObjList, items) + sizeof(Slot) * cap, OBJ_LIST);
 		l->obj.flags |= OBJF_INLINE_ITEMS;
-		l->cap = cap;
+		l->inline_cap = (uint16_t)cap;
 		return l;
 	}
 	ObjList *l = obj_alloc(vm, sizeof(ObjList), OBJ_LIST);
 	l->items = &vm_empty_buf;
 	if (cap > 0) {
 		vm_push_root(vm, OBJ_VAL(l));
-		l->items = buf_new(vm, sizeof(Slot) * cap);
-		l->cap = cap;
+		l->items = list_buf_new(vm, cap);
 		vm_pop_root(vm);
 	}
 	return l;
@@ -390,20 +397,20 @@ Slot slot_box(GaleVM *vm, int64_t i)
 
 static void list_reserve(GaleVM *vm, ObjList *l, uint32_t need)
 {
-	if (need <= l->cap)
+	uint32_t have = list_cap(l);
+	if (need <= have)
 		return;
 	if (need > UINT32_MAX / 2 / sizeof(Slot))
 		vm_oom(vm);
-	uint32_t cap = l->cap < 8 ? 8 : l->cap * 2;
+	uint32_t cap = have < 8 ? 8 : have * 2;
 	while (cap < need)
 		cap *= 2;
-	ObjBuf *b = buf_new(vm, sizeof(Slot) * cap);
+	ObjBuf *b = list_buf_new(vm, cap);
 	if (l->count > 0)
 		memcpy(b->data, LIST_SLOTS(l), sizeof(Slot) * l->count);
 	/* inline slots are copied out first: the pointer overlays them */
 	l->obj.flags &= (uint8_t)~OBJF_INLINE_ITEMS;
 	l->items = b;
-	l->cap = cap;
 }
 
 /* Out of line, so that list_push's common case saves no registers. */
@@ -417,7 +424,7 @@ static __attribute__((noinline)) void list_grow_one(GaleVM *vm, ObjList *l, Valu
 
 void list_push(GaleVM *vm, ObjList *l, Value v)
 {
-	if (__builtin_expect(l->count == l->cap, 0))
+	if (__builtin_expect(l->count == list_cap(l), 0))
 		list_grow_one(vm, l, v);
 	list_set(vm, l, l->count, v);
 	l->count++;

@@ -43,7 +43,13 @@ struct Obj {
 #define OBJF_INTERNED 4 /* strings: in the intern table, the only one with its contents (string.c) */
 
 typedef struct ObjBuf {
-	Obj obj;
+	union {
+		Obj obj;
+		struct {
+			uint8_t header_[4];
+			uint32_t cap; /* a list's buffer: its capacity in slots */
+		};
+	};
 	uint64_t data[]; /* 8-byte aligned payload */
 } ObjBuf;
 
@@ -125,14 +131,23 @@ static inline bool slot_pack(Value v, Slot *out)
 	return true;
 }
 
-/* A list made with a small known size (a literal such as [a, b]) keeps its
- * slots in the same block, starting where the items pointer would be
- * (OBJF_INLINE_ITEMS): one allocation instead of two, 32 bytes instead of 48
- * for a pair. Growing past cap moves the slots to a buffer for good. */
+/* A list is 16 bytes: the count shares the header's word, and the capacity
+ * lives with the slots (in the buffer's header, or in the list's while they
+ * are inline). A list made with a small known size (a literal such as
+ * [a, b]) keeps its slots in the same block, starting where the items
+ * pointer would be (OBJF_INLINE_ITEMS): one allocation instead of two, and
+ * a pair is 24 bytes. Growing past cap moves the slots to a buffer for
+ * good. */
 typedef struct ObjList {
-	Obj obj;
-	uint32_t count, cap;
-	ObjBuf *items; /* Slot[cap]; unused when the slots are inline */
+	union {
+		Obj obj;
+		struct {
+			uint8_t header_[2];
+			uint16_t inline_cap; /* the capacity while the slots are inline */
+			uint32_t count;
+		};
+	};
+	ObjBuf *items; /* Slot[items->cap]; unused when the slots are inline */
 } ObjList;
 
 #define LIST_INLINE_MAX 4 /* most items a list is created with inline */
@@ -311,6 +326,10 @@ typedef struct ObjForeign {
 #define LIST_SLOTS(l)                                                                  \
 	(((l)->obj.flags & OBJF_INLINE_ITEMS) ? (Slot *)(void *)((char *)(l) + offsetof(ObjList, items)) \
 	                                      : (Slot *)(l)->items->data)
+static inline uint32_t list_cap(const ObjList *l)
+{
+	return (l->obj.flags & OBJF_INLINE_ITEMS) ? l->inline_cap : l->items->cap;
+}
 #define MAP_ENTRIES(m) ((m)->entries ? (MapEntry *)(m)->entries->data : (MapEntry *)NULL)
 
 extern ObjBuf vm_empty_buf;

@@ -89,11 +89,12 @@ Test(slots, wide_ints_are_boxed)
 	}
 }
 
-Test(slots, pairs_take_32_bytes)
+Test(slots, pairs_take_24_bytes)
 {
 	ObjList *l = list_new(vm, 2);
 	cr_assert(l->obj.flags & OBJF_INLINE_ITEMS);
-	cr_assert_eq(gcObjectSize(vm->rt, l), 32);
+	cr_assert_eq(gcObjectSize(vm->rt, l), 24);
+	cr_assert_eq(list_cap(l), 2);
 }
 
 Test(slots, boxing_never_collects_the_unrooted_list)
