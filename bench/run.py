@@ -71,15 +71,32 @@ def norm(out):
     return "\n".join(" ".join(line.split()) for line in out.strip().splitlines())
 
 
+def debian(name):
+    """Debian's build of name: the comparison is with the distribution's Lua
+    and CPython, and a version manager's shim (pyenv) may come first on PATH."""
+    path = os.path.join("/usr/bin", name)
+    return path if os.access(path, os.X_OK) else shutil.which(name)
+
+
+def version(cmd):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+        return p.stdout.decode().strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
 def impls(build):
     gale = os.path.join(build, "gale")
     out = [("gale", lambda n, a: [gale, os.path.join(HERE, "gale", n + ".gale"), a])]
-    lua = shutil.which("lua5.4")
+    lua = debian("lua5.4")
     if lua:
         out.append(("lua", lambda n, a: [lua, os.path.join(HERE, "lua", n + ".lua"), a]))
-    py = shutil.which("python3")
+        print("lua: %s (%s)" % (lua, version([lua, "-v"])))
+    py = debian("python3")
     if py:
         out.append(("python", lambda n, a: [py, os.path.join(HERE, "python", n + ".py"), a]))
+        print("python: %s (%s)" % (py, version([py, "--version"])))
     return out
 
 
