@@ -184,22 +184,34 @@ const char *value_type_name(Value v)
 	}
 }
 
-/* Decimal digits of n into buf (at least 21 bytes, not terminated). */
+/* Decimal digits of n into buf (at least 21 bytes, not terminated), two
+ * digits per division. */
 static size_t int_text(int64_t n, char *buf)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+	                            "25262728293031323334353637383940414243444546474849"
+	                            "50515253545556575859606162636465666768697071727374"
+	                            "75767778798081828384858687888990919293949596979899";
 	char tmp[24];
-	size_t len = 0;
+	char *p = tmp + sizeof tmp;
 	uint64_t u = n < 0 ? 0 - (uint64_t)n : (uint64_t)n;
-	do {
-		tmp[len++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	size_t o = 0;
+	while (u >= 100) {
+		unsigned r = (unsigned)(u % 100);
+		u /= 100;
+		p -= 2;
+		memcpy(p, pairs + 2 * r, 2);
+	}
+	if (u >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * u, 2);
+	} else {
+		*--p = (char)('0' + u);
+	}
 	if (n < 0)
-		buf[o++] = '-';
-	while (len > 0)
-		buf[o++] = tmp[--len];
-	return o;
+		*--p = '-';
+	size_t len = (size_t)(tmp + sizeof tmp - p);
+	memcpy(buf, p, len);
+	return len;
 }
 
 static void add_quoted(StrBuf *sb, ObjString *s)
