@@ -356,9 +356,11 @@ static void collect(runtime *rt, int why)
 	rt->gcRunning = false;
 }
 
-void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero)
+/* Everything mallocgc may have to do: collect first, check the hard cap,
+ * refill the span, allocate a large object, inject a fault. */
+static __attribute__((noinline)) void *mallocgc_slow(runtime *rt, size_t size, uint8_t kind,
+                                                     bool needzero)
 {
-	rt->mallocCount++;
 	/* Fault injection: exactly the N-th call fails. */
 	if (rt->debug.failalloc > 0 && rt->mallocCount == (uint64_t)rt->debug.failalloc)
 		return NULL;
@@ -425,6 +427,33 @@ void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero)
 		c->scanAlloc += elemsize;
 	*(uint8_t *)x = kind;
 	return (void *)x;
+}
+
+/* Go's mallocgc fast path, kept small so that it saves no registers: no
+ * collection due, no debug setting or hard cap, a small object, and a free
+ * slot in the span cached for its class. */
+void *mallocgc(runtime *rt, size_t size, uint8_t kind, bool needzero)
+{
+	rt->mallocCount++;
+	if (__builtin_expect(rt->gcController.heapLive < rt->gcController.trigger &&
+	                             (rt->debug.gcstress | rt->debug.failalloc) == 0 && rt->maxHeap <= 0 &&
+	                             size - 1 < _MaxSmallSize && kind < 64,
+	                     1)) {
+		bool noscan = rt->kindNoscan[kind];
+		mcache *c = rt->mcache0;
+		mspan *span = c->alloc[makeSpanClass(sizeToClass(size), noscan)];
+		uintptr_t x = nextFreeFast(span);
+		if (__builtin_expect(x != 0, 1)) {
+			uintptr_t elemsize = span->elemsize;
+			if (needzero && span->needzero)
+				memset((void *)x, 0, elemsize);
+			if (!noscan)
+				c->scanAlloc += elemsize;
+			*(uint8_t *)x = kind;
+			return (void *)x;
+		}
+	}
+	return mallocgc_slow(rt, size, kind, needzero);
 }
 
 size_t gcObjectSize(runtime *rt, void *obj)
