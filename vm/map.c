@@ -54,7 +54,7 @@ uint32_t value_hash(Value v)
 	}
 	case VAL_OBJ:
 		if (v.as.obj->kind == OBJ_STRING)
-			return ((ObjString *)v.as.obj)->hash;
+			return str_hash_of((ObjString *)v.as.obj);
 		return mix64((uint64_t)(uintptr_t)v.as.obj);
 	default: return 0;
 	}

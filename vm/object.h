@@ -55,7 +55,7 @@ typedef struct ObjBuf {
 
 typedef struct ObjString {
 	Obj obj;
-	uint32_t hash; /* str_hash of the contents, set at creation */
+	uint32_t hash; /* str_hash of the contents (never 0); 0 until str_hash_of needs it */
 	uint32_t hint; /* entry number where it was last found as a field or method name (map_find_str) */
 	size_t len;
 	char chars[]; /* NUL-terminated for C convenience */
@@ -355,11 +355,23 @@ ObjString *str_intern_cstr(GaleVM *vm, const char *chars);
 /* The interned string equal to s (possibly s itself, now interned). */
 ObjString *str_intern(GaleVM *vm, ObjString *s);
 ObjString *str_alloc(GaleVM *vm, size_t len);
-/* Seal a string from str_alloc once filled: sets its hash, returns it. */
+/* Seal a string from str_alloc once filled (NUL-terminates it), returns it. */
 ObjString *str_finish(GaleVM *vm, ObjString *s);
 ObjString *str_format(GaleVM *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Never 0, so that a zero ObjString.hash means "not computed yet". */
 uint32_t str_hash(const char *s, size_t len);
-/* Same hash, length and bytes (the callers have tried the shortcuts). */
+
+/* s's hash, computed on first use: most strings made at run time are never
+ * a map key or compared with one, so they are never hashed. Names
+ * (interned) have theirs from the start. */
+static inline uint32_t str_hash_of(ObjString *s)
+{
+	if (__builtin_expect(s->hash == 0, 0))
+		s->hash = str_hash(s->chars, s->len);
+	return s->hash;
+}
+/* Same length and bytes, and the same hash where both have one (the
+ * callers have tried the shortcuts). */
 bool str_equal_slow(const ObjString *a, const ObjString *b);
 void str_table_init(GaleVM *vm);
 void str_table_sweep(GaleVM *vm);
@@ -410,7 +422,7 @@ static inline uint32_t map_probe_next(uint32_t i, uint32_t *perturb, uint32_t ma
 }
 
 /* Strings equal by content: the same object, or (unless both are
- * interned, hence distinct) the same hash, length and bytes. */
+ * interned, hence distinct) the same length and bytes. */
 static inline bool str_equal(const ObjString *a, const ObjString *b)
 {
 	if (a == b)
@@ -431,9 +443,9 @@ static inline bool obj_equal(const Obj *a, const Obj *b)
 	return str_equal((const ObjString *)a, (const ObjString *)b);
 }
 
-/* Entry key ek (an object, stored with hash eh) equals string key? Compared
- * without loading ek unless the hashes agree and they are not two distinct
- * interned strings. */
+/* Entry key ek (an object, stored with hash eh) equals string key, whose
+ * hash is set? Compared without loading ek unless the hashes agree and they
+ * are not two distinct interned strings. */
 static inline bool map_key_is_str(Value ek, uint32_t eh, const ObjString *key)
 {
 	if (ek.type != VAL_OBJ)
@@ -462,7 +474,7 @@ static inline Value *map_find_str(ObjMap *m, ObjString *key)
 	if (hint < m->used && e[hint].key.type == VAL_OBJ && e[hint].key.as.obj == (Obj *)key)
 		return &e[hint].value;
 	const int32_t *idx = (const int32_t *)m->index->data;
-	uint32_t perturb = key->hash;
+	uint32_t perturb = str_hash_of(key);
 	for (uint32_t i = perturb & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
 		int32_t k = idx[i];
 		if (k == -1)

@@ -4,8 +4,8 @@
  * C API, and strings passed to str_intern. Everything made at run time
  * (concatenation, str(), slices, ...) is a plain object: a table lookup per
  * new string costs a cache miss and keeps a table as large as the live
- * strings, while most such strings are never compared with a name. Every
- * string carries its hash, computed once at creation; equality is by
+ * strings, while most such strings are never compared with a name. A
+ * string's hash is computed when first needed (str_hash_of); equality is by
  * content (str_equal_slow), with two shortcuts: the same object is equal,
  * and two different interned strings (OBJF_INTERNED) are not.
  *
@@ -80,7 +80,7 @@ uint32_t str_hash(const char *s, size_t len)
 	h ^= h >> 33;
 	h *= k2;
 	h ^= h >> 33;
-	return (uint32_t)h;
+	return (uint32_t)h != 0 ? (uint32_t)h : 1;
 }
 
 #define MIN_TABLE 1024 /* slots: one 8 KiB page */
@@ -158,6 +158,7 @@ static ObjString *str_make(GaleVM *vm, size_t len)
 	ObjString *s = obj_alloc(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
 	s->len = len;
 	s->hint = 0;
+	s->hash = 0;
 	return s;
 }
 
@@ -167,7 +168,6 @@ ObjString *str_new(GaleVM *vm, const char *chars, size_t len)
 	ObjString *s = str_make(vm, len);
 	memcpy(s->chars, chars, len);
 	s->chars[len] = '\0';
-	s->hash = str_hash(s->chars, len);
 	return s;
 }
 
@@ -186,14 +186,13 @@ ObjString *str_intern_new(GaleVM *vm, const char *chars, size_t len)
 
 /* A string object of len bytes for the caller to fill and then pass to
  * str_finish: long results (join) are built in place, not copied. Until
- * then its hash is not set and it must be rooted by the caller. */
+ * then it must be rooted by the caller. */
 ObjString *str_alloc(GaleVM *vm, size_t len) { return str_make(vm, len); }
 
 ObjString *str_finish(GaleVM *vm, ObjString *s)
 {
 	(void)vm;
 	s->chars[s->len] = '\0';
-	s->hash = str_hash(s->chars, s->len);
 	return s;
 }
 
@@ -204,16 +203,19 @@ ObjString *str_intern(GaleVM *vm, ObjString *s)
 {
 	if (s->obj.flags & OBJF_INTERNED)
 		return s;
-	ObjString *found = str_find(vm, s->chars, s->len, s->hash);
+	uint32_t h = str_hash_of(s);
+	ObjString *found = str_find(vm, s->chars, s->len, h);
 	if (found != NULL)
 		return found;
-	str_insert(vm, s, s->hash);
+	str_insert(vm, s, h);
 	return s;
 }
 
 bool str_equal_slow(const ObjString *a, const ObjString *b)
 {
-	return a->hash == b->hash && a->len == b->len && memcmp(a->chars, b->chars, a->len) == 0;
+	if (a->hash != b->hash && a->hash != 0 && b->hash != 0)
+		return false;
+	return a->len == b->len && memcmp(a->chars, b->chars, a->len) == 0;
 }
 
 static void str_insert(GaleVM *vm, ObjString *s, uint32_t h)

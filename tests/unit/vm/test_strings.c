@@ -23,7 +23,9 @@ Test(strings, plain_and_interned_are_equal_by_content)
 	vm_push_root(vm, OBJ_VAL(n));
 	cr_assert_neq(p, n, "a run-time string is its own object");
 	cr_assert_not(p->obj.flags & OBJF_INTERNED);
-	cr_assert_eq(p->hash, str_hash("hello", 5), "every string has its hash");
+	cr_assert_eq(p->hash, 0, "a run-time string is hashed when first needed");
+	cr_assert_eq(str_hash_of(p), str_hash("hello", 5));
+	cr_assert_eq(p->hash, str_hash("hello", 5), "and keeps its hash");
 	cr_assert(value_equal(OBJ_VAL(p), OBJ_VAL(n)));
 	cr_assert(value_equal(OBJ_VAL(n), OBJ_VAL(p)));
 	ObjString *q = str_new(vm, "hello", 5);
@@ -48,7 +50,7 @@ Test(strings, long_strings_hash_by_content)
 	ObjString *x = str_new(vm, a, 200);
 	vm_push_root(vm, OBJ_VAL(x));
 	ObjString *y = str_intern_new(vm, a, 200);
-	cr_assert_eq(x->hash, y->hash);
+	cr_assert_eq(str_hash_of(x), y->hash);
 	cr_assert(value_equal(OBJ_VAL(x), OBJ_VAL(y)));
 	vm_pop_root(vm);
 }
