@@ -16,6 +16,14 @@ void *obj_alloc(GaleVM *vm, size_t size, ObjKind kind)
 	return o;
 }
 
+void *obj_alloc_raw(GaleVM *vm, size_t size, ObjKind kind)
+{
+	Obj *o = mallocgc(vm->rt, size, (uint8_t)kind, false);
+	if (o == NULL)
+		vm_oom(vm);
+	return o;
+}
+
 ObjBuf *buf_new(GaleVM *vm, size_t bytes)
 {
 	return obj_alloc(vm, sizeof(ObjBuf) + bytes, OBJ_BUF);

@@ -53,13 +53,23 @@ typedef struct ObjBuf {
 	uint64_t data[]; /* 8-byte aligned payload */
 } ObjBuf;
 
+/* A 16-byte header: the hash and the lookup hint share the Obj word. */
 typedef struct ObjString {
-	Obj obj;
-	uint32_t hash; /* str_hash of the contents (never 0); 0 until str_hash_of needs it */
-	uint32_t hint; /* entry number where it was last found as a field or method name (map_find_str) */
+	union {
+		Obj obj;
+		struct {
+			uint8_t header_[2];
+			/* entry number where it was last found as a field or method
+			 * name (map_find_str); entries past STR_NO_HINT are not kept */
+			uint16_t hint;
+			uint32_t hash; /* str_hash of the contents (never 0); 0 until str_hash_of needs it */
+		};
+	};
 	size_t len;
 	char chars[]; /* NUL-terminated for C convenience */
 } ObjString;
+
+#define STR_NO_HINT UINT16_MAX
 
 /* A list item is a Slot: a Value packed into 8 bytes by NaN-boxing, so a
  * pair costs 32 bytes (16 of header, 16 of items) where 16-byte Values
@@ -337,6 +347,9 @@ extern ObjBuf vm_empty_buf;
 /* ---- allocation (object.c). All may collect; all longjmp "out of memory"
  * through the VM on failure, so they never return NULL. ---- */
 void *obj_alloc(GaleVM *vm, size_t size, ObjKind kind);
+/* Not zeroed: the caller writes every byte after the kind (Go's
+ * mallocgc with needzero false, as for strings). */
+void *obj_alloc_raw(GaleVM *vm, size_t size, ObjKind kind);
 ObjBuf *buf_new(GaleVM *vm, size_t bytes);
 /* A new buffer of new_bytes holding the first old_bytes of old. */
 ObjBuf *buf_grow(GaleVM *vm, ObjBuf *old, size_t old_bytes, size_t new_bytes);
@@ -470,7 +483,7 @@ static inline Value *map_find_str(ObjMap *m, ObjString *key)
 	if (m->count == 0)
 		return NULL;
 	MapEntry *e = (MapEntry *)m->entries->data;
-	uint32_t hint = key->hint;
+	uint32_t hint = key->hint; /* stale or capped, it costs one compare: a hit is a hit */
 	if (hint < m->used && e[hint].key.type == VAL_OBJ && e[hint].key.as.obj == (Obj *)key)
 		return &e[hint].value;
 	const int32_t *idx = (const int32_t *)m->index->data;
@@ -481,7 +494,7 @@ static inline Value *map_find_str(ObjMap *m, ObjString *key)
 			return NULL;
 		if (k >= 0) {
 			if (map_key_is_str(e[k].key, e[k].key_hash, key)) {
-				key->hint = (uint32_t)k;
+				key->hint = k < STR_NO_HINT ? (uint16_t)k : STR_NO_HINT;
 				return &e[k].value;
 			}
 		}

@@ -155,10 +155,12 @@ static ObjString *str_make(GaleVM *vm, size_t len)
 {
 	if (len > ((size_t)1 << 40))
 		vm_oom(vm);
-	ObjString *s = obj_alloc(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
-	s->len = len;
+	/* every byte is written here or by the caller (str_alloc) */
+	ObjString *s = obj_alloc_raw(vm, sizeof(ObjString) + len + 1, OBJ_STRING);
+	s->obj.flags = 0;
 	s->hint = 0;
 	s->hash = 0;
+	s->len = len;
 	return s;
 }
 
