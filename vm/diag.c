@@ -169,9 +169,11 @@ static void offer_map_keys(DiagSuggest *s, ObjMap *m)
 	if (m == NULL)
 		return;
 	MapEntry *e = MAP_ENTRIES(m);
-	for (uint32_t i = 0; i < m->used; i++)
-		if (IS_STRING(e[i].key))
-			diag_suggest_offer(s, AS_CSTRING(e[i].key), AS_STRING(e[i].key)->len);
+	for (uint32_t i = 0; i < m->used; i++) {
+		Value k = slot_value(e[i].key);
+		if (IS_STRING(k))
+			diag_suggest_offer(s, AS_CSTRING(k), AS_STRING(k)->len);
+	}
 }
 
 /* Bound module variables only: an unbound slot is a name merely mentioned. */

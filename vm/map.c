@@ -8,10 +8,11 @@
  * go away when the entry array is rebuilt. Numbers hash by value so 1 and
  * 1.0 are one key.
  *
- * Each entry keeps its key's hash beside the key tag (MapEntry.key_hash):
- * rebuilding never rehashes, and a probe passes over a colliding string key
- * without loading the string. String keys compare by content: a key made
- * at run time finds the entry set with a literal and the reverse.
+ * Keys are stored as slots (8-byte NaN-boxed words, as list items), so an
+ * entry is 24 bytes and most keys (ints, names, other objects) compare as
+ * one word. Rebuilding rehashes, which for strings reads the hash they
+ * cache. String keys compare by content: a key made at run time
+ * finds the entry set with a literal and the reverse.
  *
  * Ints hash to (nearly) themselves, so runs of keys fill neighbouring index
  * slots and lookups in key order stay in cache; the probe sequence mixes in
@@ -77,7 +78,7 @@ ObjMap *map_new(GaleVM *vm)
 static int32_t *map_index(ObjMap *m) { return (int32_t *)m->index->data; }
 
 /* Index slot holding key, or -1. A deleted entry keeps its index slot and
- * remembers its key in the value field (see map_delete), so a lookup of a
+ * remembers its key in the value (see map_delete), so a lookup of a
  * deleted key stops at its old slot instead of probing on to an empty one;
  * *hole gets that slot (or -1) so an insert can reuse it. */
 static int64_t find_slot(ObjMap *m, Value key, uint32_t h, int64_t *hole)
@@ -88,44 +89,46 @@ static int64_t find_slot(ObjMap *m, Value key, uint32_t h, int64_t *hole)
 	int32_t *idx = map_index(m);
 	MapEntry *e = MAP_ENTRIES(m);
 	uint32_t perturb = h;
-	/* ints compare by value, objects other than strings by identity: probe
-	 * loops without the general equality for these */
-	if (key.type == VAL_INT || (key.type == VAL_OBJ && key.as.obj->kind != OBJ_STRING)) {
-		uint8_t t = key.type;
+	Slot ks;
+	/* ints that fit a slot and objects other than strings are equal keys
+	 * when their slots are: probe loops without the general equality (an
+	 * int also finds the float key equal to it) */
+	if ((key.type == VAL_INT || (key.type == VAL_OBJ && key.as.obj->kind != OBJ_STRING)) &&
+	    slot_pack(key, &ks)) {
 		for (uint32_t i = h & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
 			int32_t k = idx[i];
 			if (k == IDX_EMPTY)
 				return -1;
 			if (k < 0)
 				continue;
-			Value ek = e[k].key;
-			if (ek.type == t && ek.as.i == key.as.i)
+			Slot ek = e[k].key;
+			if (ek == ks)
 				return i;
-			if (ek.type == VAL_UNDEF) {
-				Value ev = e[k].value;
-				if (e[k].key_hash == h && (ev.type == t ? ev.as.i == key.as.i : key_equal(ev, key))) {
+			if (ek == SLOT_UNDEF) {
+				Slot ev = MAP_HOLE_KEY(&e[k]);
+				if (ev == ks || (ev < SLOT_BASE && key_equal(slot_value(ev), key))) {
 					*hole = i;
 					return -1;
 				}
-			} else if (t == VAL_INT && ek.type == VAL_FLOAT && key_equal(ek, key)) {
+			} else if (ek < SLOT_BASE && key.type == VAL_INT && key_equal(slot_value(ek), key)) {
 				return i;
 			}
 		}
 	}
-	/* strings by content, checking the stored hash before loading a key */
-	if (key.type == VAL_OBJ) {
-		const ObjString *ks = (const ObjString *)key.as.obj;
+	/* strings by content, after the identity test */
+	if (key.type == VAL_OBJ && key.as.obj->kind == OBJ_STRING) {
+		const ObjString *str = (const ObjString *)key.as.obj;
+		ks = SLOT_OBJ | (uint64_t)(uintptr_t)str;
 		for (uint32_t i = h & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
 			int32_t k = idx[i];
 			if (k == IDX_EMPTY)
 				return -1;
 			if (k < 0)
 				continue;
-			Value ek = e[k].key;
-			if (ek.type == VAL_OBJ) {
-				if (map_key_is_str(ek, e[k].key_hash, ks))
-					return i;
-			} else if (ek.type == VAL_UNDEF && map_key_is_str(e[k].value, e[k].key_hash, ks)) {
+			Slot ek = e[k].key;
+			if (ek == ks || slot_key_is_str(ek, str))
+				return i;
+			if (ek == SLOT_UNDEF && (MAP_HOLE_KEY(&e[k]) == ks || slot_key_is_str(MAP_HOLE_KEY(&e[k]), str))) {
 				*hole = i;
 				return -1;
 			}
@@ -137,12 +140,12 @@ static int64_t find_slot(ObjMap *m, Value key, uint32_t h, int64_t *hole)
 			return -1;
 		if (k < 0)
 			continue;
-		if (IS_UNDEF(e[k].key)) {
-			if (key_equal(e[k].value, key)) {
+		if (e[k].key == SLOT_UNDEF) {
+			if (key_equal(slot_value(MAP_HOLE_KEY(&e[k])), key)) {
 				*hole = i;
 				return -1;
 			}
-		} else if (key_equal(e[k].key, key)) {
+		} else if (key_equal(slot_value(e[k].key), key)) {
 			return i;
 		}
 	}
@@ -174,10 +177,10 @@ static void map_rebuild(GaleVM *vm, ObjMap *m, uint32_t cap)
 	int32_t *idx = (int32_t *)index->data;
 	uint32_t mask = cap * 2 - 1, n = 0;
 	for (uint32_t i = 0; i < m->used; i++) {
-		if (IS_UNDEF(src[i].key))
+		if (src[i].key == SLOT_UNDEF)
 			continue;
 		dst[n] = src[i];
-		uint32_t perturb = src[i].key_hash;
+		uint32_t perturb = value_hash(slot_value(src[i].key));
 		uint32_t j = perturb & mask;
 		while (idx[j] != IDX_EMPTY)
 			j = map_probe_next(j, &perturb, mask);
@@ -189,6 +192,17 @@ static void map_rebuild(GaleVM *vm, ObjMap *m, uint32_t cap)
 	m->mask = mask;
 	m->used = n;
 	m->count = n;
+}
+
+/* A new entry for key at index slot i. A wide int key's box is made
+ * without collecting (slot_of), so nothing moves meanwhile. */
+static inline void add_entry(GaleVM *vm, ObjMap *m, uint32_t i, Value key, Value val)
+{
+	map_index(m)[i] = (int32_t)m->used;
+	MapEntry *e = &MAP_ENTRIES(m)[m->used++];
+	e->key = slot_of(vm, key);
+	e->value = val;
+	m->count++;
 }
 
 bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
@@ -203,12 +217,7 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 	if (hole >= 0 && m->used < m->cap) {
 		/* the key's old slot now points at its new entry; the hole stays
 		 * in the entries (order) but nothing indexes it any more */
-		map_index(m)[hole] = (int32_t)m->used;
-		MapEntry *e = &MAP_ENTRIES(m)[m->used++];
-		e->key = key;
-		e->key_hash = h; /* after the key: storing a Value may clobber its padding */
-		e->value = val;
-		m->count++;
+		add_entry(vm, m, (uint32_t)hole, key, val);
 		return true;
 	}
 	if (m->used == m->cap) {
@@ -225,12 +234,7 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 	uint32_t i = h & m->mask;
 	while (idx[i] != IDX_EMPTY)
 		i = map_probe_next(i, &perturb, m->mask);
-	idx[i] = (int32_t)m->used;
-	MapEntry *e = &MAP_ENTRIES(m)[m->used++];
-	e->key = key;
-	e->key_hash = h;
-	e->value = val;
-	m->count++;
+	add_entry(vm, m, i, key, val);
 	return true;
 }
 
@@ -246,10 +250,8 @@ bool map_delete(ObjMap *m, Value key, Value *old)
 		*old = e->value;
 	/* a hole: skipped by iteration, dropped by the next rebuild; it keeps
 	 * its index slot and its key, so lookups of the key end there */
-	uint32_t kh = e->key_hash;
-	e->value = e->key;
-	e->key = UNDEF_VAL;
-	e->key_hash = kh;
+	e->value = value_make(VAL_UNDEF, e->key);
+	e->key = SLOT_UNDEF;
 	m->count--;
 	return true;
 }
@@ -259,9 +261,9 @@ bool map_next(ObjMap *m, uint32_t *pos, Value *key, Value *val)
 	MapEntry *e = m->entries ? MAP_ENTRIES(m) : NULL;
 	while (*pos < m->used) {
 		uint32_t i = (*pos)++;
-		if (!IS_UNDEF(e[i].key)) {
+		if (e[i].key != SLOT_UNDEF) {
 			if (key)
-				*key = e[i].key;
+				*key = slot_value(e[i].key);
 			if (val)
 				*val = e[i].value;
 			return true;

@@ -71,9 +71,12 @@ static void trace_map(runtime *rt, void *obj)
 	if (m->entries == NULL)
 		return;
 	gcMark(rt, m->entries);
+	/* a hole's value holds its old key's slot, marked until the rebuild */
 	MapEntry *e = MAP_ENTRIES(m);
 	for (uint32_t i = 0; i < m->used; i++) {
-		mark_value(rt, e[i].key);
+		Slot k = e[i].key == SLOT_UNDEF ? MAP_HOLE_KEY(&e[i]) : e[i].key;
+		if (slot_is_ref(k))
+			gcMark(rt, (void *)(uintptr_t)SLOT_PAYLOAD(k));
 		mark_value(rt, e[i].value);
 	}
 }

@@ -90,8 +90,10 @@ typedef uint64_t Slot;
 #define SLOT_TAG(type) (((Slot)0xFFF9 + (type)) << 48)
 #define SLOT_BASE SLOT_TAG(0) /* below it, floats */
 #define SLOT_OBJ SLOT_TAG(VAL_OBJ)
+#define SLOT_INT SLOT_TAG(VAL_INT)
 #define SLOT_BOX ((Slot)0xFFFF << 48)
 #define SLOT_NIL SLOT_TAG(VAL_NIL)
+#define SLOT_UNDEF SLOT_TAG(VAL_UNDEF)
 #define SLOT_NAN ((Slot)0xFFF8 << 48)
 #define SLOT_PAYLOAD(s) ((s) & (((Slot)1 << 48) - 1))
 /* The tags are consecutive from VAL_NIL; the box tag is above them all. */
@@ -109,6 +111,9 @@ static inline bool slot_is_ref(Slot s)
 {
 	return ((s >> 48) | 2) == 0xFFFF;
 }
+
+/* An int a slot holds without a box. */
+static inline bool slot_int_fits(int64_t i) { return (int64_t)((uint64_t)i << 16) >> 16 == i; }
 
 static inline Value slot_value(Slot s)
 {
@@ -131,7 +136,7 @@ static inline bool slot_pack(Value v, Slot *out)
 	if (v.type == VAL_OBJ) {
 		payload = (uint64_t)(uintptr_t)v.as.obj;
 	} else if (v.type == VAL_INT) {
-		if ((int64_t)((uint64_t)v.as.i << 16) >> 16 != v.as.i)
+		if (!slot_int_fits(v.as.i))
 			return false;
 		payload = SLOT_PAYLOAD((uint64_t)v.as.i);
 	} else {
@@ -162,22 +167,18 @@ typedef struct ObjList {
 
 #define LIST_INLINE_MAX 4 /* most items a list is created with inline */
 
-/* The key's hash sits in the padding after its tag (key_hash, written by
- * map.c after every store of key), so a probe can pass over a colliding
- * string key without loading the string. */
+/* A map entry is 24 bytes: the key as a slot (see Slot), so that most key
+ * compares are one compare of words, and the value as a Value, read and
+ * written in place by the field and index fast paths. A deleted entry is a
+ * hole: its key is SLOT_UNDEF and its value holds the old key's slot
+ * (MAP_HOLE_KEY, map.c). */
 typedef struct MapEntry {
-	union {
-		Value key; /* UNDEF: deleted (keeps insertion order of the rest) */
-		struct {
-			uint8_t type_;
-			uint8_t spare_[3];
-			uint32_t key_hash; /* value_hash(key); of the old key in a hole */
-		};
-	};
+	Slot key;
 	Value value;
 } MapEntry;
-_Static_assert(offsetof(MapEntry, key_hash) + sizeof(uint32_t) <= offsetof(Value, as),
-               "key_hash must fit in the padding of the key");
+
+_Static_assert(sizeof(MapEntry) == 24, "a map entry is a slot and a value");
+#define MAP_HOLE_KEY(e) ((Slot)(e)->value.as.i)
 
 typedef struct ObjMap {
 	Obj obj;
@@ -456,35 +457,30 @@ static inline bool obj_equal(const Obj *a, const Obj *b)
 	return str_equal((const ObjString *)a, (const ObjString *)b);
 }
 
-/* Entry key ek (an object, stored with hash eh) equals string key, whose
- * hash is set? Compared without loading ek unless the hashes agree and they
- * are not two distinct interned strings. */
-static inline bool map_key_is_str(Value ek, uint32_t eh, const ObjString *key)
+/* Entry key slot ek equals string key (other than by identity)? */
+static inline bool slot_key_is_str(Slot ek, const ObjString *key)
 {
-	if (ek.type != VAL_OBJ)
+	if ((ek >> 48) != (SLOT_OBJ >> 48))
 		return false;
-	if (ek.as.obj == (const Obj *)key)
-		return true;
-	if (eh != key->hash)
-		return false;
-	const Obj *o = ek.as.obj;
+	const Obj *o = (const Obj *)(uintptr_t)SLOT_PAYLOAD(ek);
 	return o->kind == OBJ_STRING && !(o->flags & key->obj.flags & OBJF_INTERNED) &&
 	       str_equal_slow((const ObjString *)o, key);
 }
 
 /* Where the value of a string key lives, or NULL: the field-lookup fast
- * path (the hash is cached; names are interned, so a hit is normally a
- * pointer compare). Instances of a class get their fields in the same
- * order, so the entry number where a name was last found is tried first (an
- * inline cache kept in the name); a live key is in one entry only, so a hit
- * is the entry the probe finds. */
+ * path (names are interned, so a hit is normally one compare of slots).
+ * Instances of a class get their fields in the same order, so the entry
+ * number where a name was last found is tried first (an inline cache kept
+ * in the name); a live key is in one entry only, so a hit is the entry the
+ * probe finds. */
 static inline Value *map_find_str(ObjMap *m, ObjString *key)
 {
 	if (m->count == 0)
 		return NULL;
 	MapEntry *e = (MapEntry *)m->entries->data;
+	Slot ks = SLOT_OBJ | (uint64_t)(uintptr_t)key;
 	uint32_t hint = key->hint; /* stale or capped, it costs one compare: a hit is a hit */
-	if (hint < m->used && e[hint].key.type == VAL_OBJ && e[hint].key.as.obj == (Obj *)key)
+	if (hint < m->used && e[hint].key == ks)
 		return &e[hint].value;
 	const int32_t *idx = (const int32_t *)m->index->data;
 	uint32_t perturb = str_hash_of(key);
@@ -492,33 +488,33 @@ static inline Value *map_find_str(ObjMap *m, ObjString *key)
 		int32_t k = idx[i];
 		if (k == -1)
 			return NULL;
-		if (k >= 0) {
-			if (map_key_is_str(e[k].key, e[k].key_hash, key)) {
-				key->hint = k < STR_NO_HINT ? (uint16_t)k : STR_NO_HINT;
-				return &e[k].value;
-			}
+		if (k >= 0 && (e[k].key == ks || slot_key_is_str(e[k].key, key))) {
+			key->hint = k < STR_NO_HINT ? (uint16_t)k : STR_NO_HINT;
+			return &e[k].value;
 		}
 	}
 }
 
-/* Where the value of an int key lives, or NULL: the indexing fast path. A
- * float key equal to the int is the same key, as in map.c. */
+/* Where the value of an int key lives, or NULL: the indexing fast path,
+ * for keys that fit a slot (slot_int_fits). A float key equal to the int is
+ * the same key, as in map.c. */
 static inline Value *map_find_int(ObjMap *m, int64_t key)
 {
 	if (m->count == 0)
 		return NULL;
 	const int32_t *idx = (const int32_t *)m->index->data;
 	MapEntry *e = (MapEntry *)m->entries->data;
+	Slot ks = SLOT_INT | SLOT_PAYLOAD((uint64_t)key);
 	uint32_t perturb = (uint32_t)((uint64_t)key ^ ((uint64_t)key >> 32)); /* value_hash of an int */
 	for (uint32_t i = perturb & m->mask;; i = map_probe_next(i, &perturb, m->mask)) {
 		int32_t k = idx[i];
 		if (k == -1)
 			return NULL;
 		if (k >= 0) {
-			Value ek = e[k].key;
-			if (ek.type == VAL_INT ? ek.as.i == key : ek.type == VAL_FLOAT && ek.as.f == (double)key)
+			Slot ek = e[k].key;
+			if (ek == ks || (ek < SLOT_BASE && slot_value(ek).as.f == (double)key))
 				return &e[k].value;
-			if (ek.type == VAL_UNDEF && IS_INT(e[k].value) && AS_INT(e[k].value) == key)
+			if (ek == SLOT_UNDEF && MAP_HOLE_KEY(&e[k]) == ks)
 				return NULL; /* the key was deleted here (map.c) */
 		}
 	}

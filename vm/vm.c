@@ -1173,7 +1173,7 @@ dispatch:
 		Value v;
 		if (IS_LIST(obj) && IS_INT(idx)) {
 			LIST_ITEM(AS_LIST(obj), AS_INT(idx), v);
-		} else if (IS_MAP(obj) && IS_INT(idx)) {
+		} else if (IS_MAP(obj) && IS_INT(idx) && slot_int_fits(AS_INT(idx))) {
 			Value *slot = map_find_int(AS_MAP(obj), AS_INT(idx));
 			v = slot != NULL ? *slot : NIL_VAL;
 		} else {
@@ -1190,7 +1190,8 @@ dispatch:
 		if (IS_LIST(obj) && IS_INT(idx) && AS_INT(idx) >= 0 && AS_INT(idx) < (int64_t)AS_LIST(obj)->count &&
 		    slot_pack(v, &packed))
 			LIST_SLOTS(AS_LIST(obj))[AS_INT(idx)] = packed;
-		else if (IS_MAP(obj) && IS_INT(idx) && (slot = map_find_int(AS_MAP(obj), AS_INT(idx))) != NULL)
+		else if (IS_MAP(obj) && IS_INT(idx) && slot_int_fits(AS_INT(idx)) &&
+		         (slot = map_find_int(AS_MAP(obj), AS_INT(idx))) != NULL)
 			*slot = v;
 		else
 			(SAVE(), set_index(vm, obj, idx, v));
