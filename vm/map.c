@@ -153,6 +153,12 @@ static int64_t find_slot(ObjMap *m, Value key, uint32_t h, int64_t *hole)
 
 bool map_get(ObjMap *m, Value key, Value *out)
 {
+	if (key.type == VAL_INT && slot_int_fits(key.as.i)) {
+		Value *v = map_find_int(m, key.as.i);
+		if (v != NULL)
+			*out = *v;
+		return v != NULL;
+	}
 	int64_t hole;
 	int64_t s = find_slot(m, key, value_hash(key), &hole);
 	if (s < 0)
@@ -205,6 +211,39 @@ static inline void add_entry(GaleVM *vm, ObjMap *m, uint32_t i, Value key, Value
 	m->count++;
 }
 
+/* A new key (find_slot found hole, or -1) into a map with room for it. */
+static inline void insert_new(GaleVM *vm, ObjMap *m, Value key, uint32_t h, int64_t hole, Value val)
+{
+	uint32_t i;
+	if (hole >= 0) {
+		/* the key's old slot now points at its new entry; the hole stays
+		 * in the entries (order) but nothing indexes it any more */
+		i = (uint32_t)hole;
+	} else {
+		int32_t *idx = map_index(m);
+		uint32_t perturb = h;
+		i = h & m->mask;
+		while (idx[i] != IDX_EMPTY)
+			i = map_probe_next(i, &perturb, m->mask);
+	}
+	add_entry(vm, m, i, key, val);
+}
+
+bool map_set_int(GaleVM *vm, ObjMap *m, int64_t key, Value val)
+{
+	if (m->used == m->cap)
+		return false; /* full (or empty): map_set rebuilds first */
+	Value k = INT_VAL(key);
+	uint32_t h = value_hash(k);
+	int64_t hole;
+	int64_t s = find_slot(m, k, h, &hole);
+	if (s >= 0)
+		MAP_ENTRIES(m)[map_index(m)[s]].value = val;
+	else
+		insert_new(vm, m, k, h, hole, val);
+	return true;
+}
+
 bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 {
 	uint32_t h = value_hash(key);
@@ -214,12 +253,6 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 		MAP_ENTRIES(m)[map_index(m)[s]].value = val;
 		return false;
 	}
-	if (hole >= 0 && m->used < m->cap) {
-		/* the key's old slot now points at its new entry; the hole stays
-		 * in the entries (order) but nothing indexes it any more */
-		add_entry(vm, m, (uint32_t)hole, key, val);
-		return true;
-	}
 	if (m->used == m->cap) {
 		uint32_t cap = m->cap ? m->cap : 8;
 		while (m->count + 1 > cap / 2 * 1 + cap / 4) /* grow when over 3/4 live */
@@ -228,13 +261,9 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 		vm_push_root(vm, val);
 		map_rebuild(vm, m, cap);
 		vm->temp_count -= 2;
+		hole = -1; /* the rebuild dropped the holes */
 	}
-	int32_t *idx = map_index(m);
-	uint32_t perturb = h;
-	uint32_t i = h & m->mask;
-	while (idx[i] != IDX_EMPTY)
-		i = map_probe_next(i, &perturb, m->mask);
-	add_entry(vm, m, i, key, val);
+	insert_new(vm, m, key, h, hole, val);
 	return true;
 }
 

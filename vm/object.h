@@ -422,6 +422,10 @@ ObjMap *map_new(GaleVM *vm);
 bool map_get(ObjMap *m, Value key, Value *out);
 /* Returns true when the key was new. key must be valid (not nil/NaN). */
 bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val);
+/* m[key] = val for an int key that fits a slot, when the map has room:
+ * allocates nothing, so the VM's fast path can call it. False when the
+ * map must grow first (then call map_set). */
+bool map_set_int(GaleVM *vm, ObjMap *m, int64_t key, Value val);
 bool map_delete(ObjMap *m, Value key, Value *old);
 /* Next live entry at or after *pos; false at the end. */
 bool map_next(ObjMap *m, uint32_t *pos, Value *key, Value *val);

@@ -1185,15 +1185,12 @@ dispatch:
 	}
 	FAST(SET_INDEX) {
 		Value obj = PEEK(2), idx = PEEK(1), v = PEEK(0);
-		Value *slot;
 		Slot packed; /* a wide int takes the slow path, which may allocate its box */
 		if (IS_LIST(obj) && IS_INT(idx) && AS_INT(idx) >= 0 && AS_INT(idx) < (int64_t)AS_LIST(obj)->count &&
 		    slot_pack(v, &packed))
 			LIST_SLOTS(AS_LIST(obj))[AS_INT(idx)] = packed;
-		else if (IS_MAP(obj) && IS_INT(idx) && slot_int_fits(AS_INT(idx)) &&
-		         (slot = map_find_int(AS_MAP(obj), AS_INT(idx))) != NULL)
-			*slot = v;
-		else
+		else if (!(IS_MAP(obj) && IS_INT(idx) && slot_int_fits(AS_INT(idx)) &&
+		           map_set_int(vm, AS_MAP(obj), AS_INT(idx), v)))
 			(SAVE(), set_index(vm, obj, idx, v));
 		sp -= 3;
 		PUSH(v);
