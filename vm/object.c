@@ -44,6 +44,13 @@ static inline void mark_value(runtime *rt, Value v)
 		gcMark(rt, v.as.obj);
 }
 
+/* An object or a box in a slot (list items, map keys). */
+static inline void mark_slot(runtime *rt, Slot s)
+{
+	if (slot_is_ref(s))
+		gcMark(rt, (void *)(uintptr_t)SLOT_PAYLOAD(s));
+}
+
 void vm_mark_value(GaleVM *vm, Value v) { mark_value(vm->rt, v); }
 void vm_mark_obj(GaleVM *vm, void *o) { gcMark(vm->rt, o); }
 
@@ -60,8 +67,7 @@ static void trace_list(runtime *rt, void *obj)
 		gcMark(rt, l->items); /* ignores vm_empty_buf, which is outside the heap */
 	const Slot *s = LIST_SLOTS(l);
 	for (uint32_t i = 0; i < l->count; i++)
-		if (slot_is_ref(s[i]))
-			gcMark(rt, (void *)(uintptr_t)SLOT_PAYLOAD(s[i]));
+		mark_slot(rt, s[i]);
 }
 
 static void trace_map(runtime *rt, void *obj)
@@ -74,9 +80,7 @@ static void trace_map(runtime *rt, void *obj)
 	/* a hole's value holds its old key's slot, marked until the rebuild */
 	MapEntry *e = MAP_ENTRIES(m);
 	for (uint32_t i = 0; i < m->used; i++) {
-		Slot k = e[i].key == SLOT_UNDEF ? MAP_HOLE_KEY(&e[i]) : e[i].key;
-		if (slot_is_ref(k))
-			gcMark(rt, (void *)(uintptr_t)SLOT_PAYLOAD(k));
+		mark_slot(rt, e[i].key == SLOT_UNDEF ? MAP_HOLE_KEY(&e[i]) : e[i].key);
 		mark_value(rt, e[i].value);
 	}
 }

@@ -71,9 +71,8 @@ typedef struct ObjString {
 
 #define STR_NO_HINT UINT16_MAX
 
-/* A list item is a Slot: a Value packed into 8 bytes by NaN-boxing, so a
- * pair costs 32 bytes (16 of header, 16 of items) where 16-byte Values
- * would need 48. A float is its own bits. Everything else is a NaN whose top
+/* A list item, and a map key, is a Slot: a Value packed into 8 bytes by
+ * NaN-boxing, half a Value. A float is its own bits. Everything else is a NaN whose top
  * 16 bits are SLOT_BASE's plus the Value's type (the sign bit set, so the
  * quiet NaNs arithmetic produces, and every non-NaN double, lie below), and
  * whose low 48 bits are the payload, sign-extended when read:
@@ -83,8 +82,8 @@ typedef struct ObjString {
  *   obj          the pointer (user-space addresses fit 47 bits)
  * SLOT_BOX tags a pointer to an ObjIntBox, for an int that does not fit. A
  * negative NaN whose payload would collide with a tag is stored as the plain
- * negative quiet NaN. Boxes are made by list_set and read back as ints, so
- * they never appear as Values. */
+ * negative quiet NaN. Boxes are made by slot_of (list_set, map keys) and
+ * read back as ints, so they never appear as Values. */
 typedef uint64_t Slot;
 
 #define SLOT_TAG(type) (((Slot)0xFFF9 + (type)) << 48)
