@@ -174,7 +174,7 @@ def scaling(build, imp, a):
         for iname, mk in imp:
             cells = []
             for s in sizes:
-                r = timed(mk(bname, s), 1)
+                r = timed(mk(bname, s), a.reps)  # best of reps, as the table
                 cells.append("%s=%.4f" % (s, r[0] / units(s) * 1e6))
             print("  %-13s %-7s %s" % (bname, iname, "  ".join(cells)))
 
