@@ -452,7 +452,7 @@ static _Noreturn void no_property(GaleVM *vm, Value recv, ObjString *name)
 	vm_error(vm, "%s has no property '%s'", value_type_name(recv), name->chars);
 }
 
-static Value module_member(GaleVM *vm, ObjModule *m, ObjString *name)
+static inline __attribute__((always_inline)) Value module_member(GaleVM *vm, ObjModule *m, ObjString *name)
 {
 	Value *slot = map_find_str(m->names, name);
 	if (slot != NULL) {
