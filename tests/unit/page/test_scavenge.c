@@ -511,14 +511,23 @@ static void verifyScavengerState(runtime *rt, uint64_t expWork)
 	          "want %f CPU fraction, got %f", idealFraction, cpuFraction);
 }
 
+/* rt's scavenger on the simulated clock, work and stop condition, all
+ * counters at zero. */
+static void useSimScavenger(runtime *rt)
+{
+	memInit();
+	rt->scavenge.nanotime = simClock;
+	rt->scavenge.scavenge = simScavenge;
+	rt->scavenge.shouldStop = simShouldStop;
+	simNow = 1000000000;
+	stubWorked = 0;
+	stopAt = 0;
+}
+
 Test(scavenge, Scavenger)
 {
 	static runtime rt;
-	memInit();
-	rt.scavenge.nanotime = simClock;
-	rt.scavenge.scavenge = simScavenge;
-	rt.scavenge.shouldStop = simShouldStop;
-	simNow = 1000000000;
+	useSimScavenger(&rt);
 	const uint64_t totalWork = (64 << 20) - 3 * physPageSize;
 
 	/* Run to completion: exactly the available work, near 1 % CPU. */
@@ -605,14 +614,8 @@ static void pollIrregularly(runtime *rt, int64_t maxGap)
 Test(scavenge, PacedFromWallTime)
 {
 	static runtime rt;
-	memInit();
-	rt.scavenge.nanotime = simClock;
-	rt.scavenge.scavenge = simScavenge;
-	rt.scavenge.shouldStop = simShouldStop;
+	useSimScavenger(&rt);
 	rt.scavenge.fraction = 0.02;
-	simNow = 1000000000;
-	stubWorked = 0;
-	stopAt = 0;
 
 	/* Not awake: a poll does nothing, however much work there is. */
 	availableWork = 64 << 20;
@@ -639,14 +642,8 @@ Test(scavenge, PacedFromWallTime)
 Test(scavenge, PacedRunIsCapped)
 {
 	static runtime rt;
-	memInit();
-	rt.scavenge.nanotime = simClock;
-	rt.scavenge.scavenge = simScavenge;
-	rt.scavenge.shouldStop = simShouldStop;
+	useSimScavenger(&rt);
 	rt.scavenge.fraction = 0.02;
-	simNow = 1000000000;
-	stubWorked = 0;
-	stopAt = 0;
 	availableWork = 1 << 30;
 	rt.scavenge.awake = true;
 	scavengerPoll(&rt);
@@ -690,13 +687,7 @@ Test(scavenge, PaceWakes)
 Test(scavenge, WakeWaitsATimeSlice)
 {
 	static runtime rt;
-	memInit();
-	rt.scavenge.nanotime = simClock;
-	rt.scavenge.scavenge = simScavenge;
-	rt.scavenge.shouldStop = simShouldStop;
-	simNow = 1000000000;
-	stubWorked = 0;
-	stopAt = 0;
+	useSimScavenger(&rt);
 	availableWork = 64 << 20;
 
 	const uint64_t M = 1 << 20;
