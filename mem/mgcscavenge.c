@@ -30,7 +30,7 @@ uint64_t heapRetained(runtime *rt)
 	return sysMemStat_load(&rt->gcController.heapInUse) + sysMemStat_load(&rt->gcController.heapFree);
 }
 
-static void scavengerState_init(scavengerState *s);
+static void scavengerState_ensure(scavengerState *s);
 
 /*
  * Go's scavenger.wake readies the scavenger goroutine; with one P it runs
@@ -44,10 +44,7 @@ static void scavengerWake(runtime *rt, scavengerState *s)
 {
 	if (!s->awake)
 		return;
-	if (!s->inited) {
-		memInit();
-		scavengerState_init(s);
-	}
+	scavengerState_ensure(s);
 	if (!s->parked)
 		return;
 	s->parked = false;
@@ -155,8 +152,12 @@ static int64_t nanotimeDefault(runtime *rt)
 	return scav_nanotime();
 }
 
-static void scavengerState_init(scavengerState *s)
+/* Set up on first use (a zero struct is valid until then). */
+static void scavengerState_ensure(scavengerState *s)
 {
+	if (s->inited)
+		return;
+	memInit();
 	/* A test may have fixed the fraction; otherwise Go's share. */
 	if (s->fraction <= 0 || s->fraction >= 1)
 		s->fraction = scavengeFraction();
@@ -200,10 +201,7 @@ static uintptr_t scavengerRun(runtime *rt, scavengerState *s, double budget, dou
 uintptr_t bgscavenge(runtime *rt, int64_t budget_ns)
 {
 	scavengerState *s = &rt->scavenge;
-	if (!s->inited) {
-		memInit();
-		scavengerState_init(s);
-	}
+	scavengerState_ensure(s);
 	int64_t now = s->nanotime(rt);
 	double budget = (double)minScavWorkTime;
 	/* parked: the last run found nothing, so there is no sleep to finish
