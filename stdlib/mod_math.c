@@ -161,7 +161,6 @@ static bool less_than(GaleVM *vm, Value a, Value b, const char *fname)
 	vm_error(vm, "%s: cannot compare %s with %s", fname, value_type_name(a), value_type_name(b));
 }
 
-/* min(a, b, ...) or min(list): the values themselves, not converted. */
 /* The i-th candidate: an argument, or an item of the one list argument. */
 static Value extreme_at(const Value *args, const ObjList *l, int i)
 {

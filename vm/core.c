@@ -776,8 +776,8 @@ static void l_join(GaleVM *vm, int argc, Value *args, Value *ret)
 	ObjList *l = AS_LIST(self);
 	size_t seplen = IS_STRING(sep) ? AS_STRING(sep)->len : 0, total = 0;
 	uint32_t i = 0;
-	for (; i < l->count && IS_STRING(list_get(l, i)); i++)
-		total += AS_STRING(list_get(l, i))->len + (i > 0 ? seplen : 0);
+	for (Value v; i < l->count && IS_STRING(v = list_get(l, i)); i++)
+		total += AS_STRING(v)->len + (i > 0 ? seplen : 0);
 	if (i == l->count && l->count > 0) {
 		ObjString *s = str_alloc(vm, total);
 		char *d = s->chars;

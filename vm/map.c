@@ -229,21 +229,6 @@ static inline void insert_new(GaleVM *vm, ObjMap *m, Value key, uint32_t h, int6
 	add_entry(vm, m, i, key, val);
 }
 
-bool map_set_int(GaleVM *vm, ObjMap *m, int64_t key, Value val)
-{
-	if (m->used == m->cap)
-		return false; /* full (or empty): map_set rebuilds first */
-	Value k = INT_VAL(key);
-	uint32_t h = value_hash(k);
-	int64_t hole;
-	int64_t s = find_slot(m, k, h, &hole);
-	if (s >= 0)
-		MAP_ENTRIES(m)[map_index(m)[s]].value = val;
-	else
-		insert_new(vm, m, k, h, hole, val);
-	return true;
-}
-
 bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 {
 	uint32_t h = value_hash(key);
@@ -264,6 +249,16 @@ bool map_set(GaleVM *vm, ObjMap *m, Value key, Value val)
 		hole = -1; /* the rebuild dropped the holes */
 	}
 	insert_new(vm, m, key, h, hole, val);
+	return true;
+}
+
+bool map_set_int(GaleVM *vm, ObjMap *m, int64_t key, Value val)
+{
+	/* With room, map_set neither rebuilds nor (for a key that fits a
+	 * slot) boxes: it allocates nothing. */
+	if (m->used == m->cap)
+		return false;
+	map_set(vm, m, INT_VAL(key), val);
 	return true;
 }
 
